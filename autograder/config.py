@@ -1,0 +1,114 @@
+"""course.toml: the one place for points, visibility, thresholds, budgets and settings."""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+CHECKS_DIR = PACKAGE_DIR / "checks"
+
+
+def default_course_file() -> Path:
+    """course.toml from $COURSE_TOML, else the one at the kit's root (or the bundle's)."""
+    return Path(os.environ.get("COURSE_TOML", KIT_ROOT / "course.toml"))
+
+
+@dataclass(frozen=True)
+class Check:
+    """One graded check: a test function `test_<id>` in autograder/checks/<lab>.py."""
+
+    lab: str
+    id: str
+    points: float
+    public: bool
+    timeout_s: float
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.lab}/{self.id}"
+
+
+@dataclass(frozen=True)
+class Lab:
+    id: str
+    title: str
+    module: str
+    checks: tuple[Check, ...]
+
+    @property
+    def max_points(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    def check(self, check_id: str) -> Check:
+        for c in self.checks:
+            if c.id == check_id:
+                return c
+        raise KeyError(f"lab {self.id} has no check {check_id!r}")
+
+
+@dataclass(frozen=True)
+class Course:
+    name: str
+    device: str
+    seed: int
+    import_timeout_s: float
+    labs: dict[str, Lab]
+    mnist_cache: Path
+    path: Path
+    raw: dict[str, Any]
+
+    def lab(self, lab_id: str) -> Lab:
+        try:
+            return self.labs[lab_id]
+        except KeyError:
+            raise KeyError(f"unknown lab {lab_id!r}; the labs are {', '.join(self.labs)}") from None
+
+
+_CHECK_KEYS = {"points", "public", "timeout_s"}
+
+
+def load_course(path: str | Path | None = None) -> Course:
+    """Read and validate course.toml; errors name the table and key at fault."""
+    path = Path(path) if path else default_course_file()
+    with open(path, "rb") as f:
+        raw = tomllib.load(f)
+    course = raw.get("course", {})
+    default_timeout = float(course.get("check_timeout_s", 60))
+    labs = {}
+    for lab_id, table in raw.get("labs", {}).items():
+        checks = []
+        for check_id, spec in table.get("checks", {}).items():
+            where = f"{path}: [labs.{lab_id}.checks.{check_id}]"
+            if "points" not in spec:
+                raise ValueError(f"{where} has no 'points'")
+            if not isinstance(spec["points"], (int, float)) or spec["points"] < 0:
+                raise ValueError(f"{where}: points must be a number >= 0, found {spec['points']!r}")
+            checks.append(
+                Check(
+                    lab=lab_id,
+                    id=check_id,
+                    points=float(spec["points"]),
+                    public=bool(spec.get("public", False)),
+                    timeout_s=float(spec.get("timeout_s", default_timeout)),
+                    params={k: v for k, v in spec.items() if k not in _CHECK_KEYS},
+                )
+            )
+        labs[lab_id] = Lab(
+            id=lab_id, title=table.get("title", lab_id), module=table["module"], checks=tuple(checks)
+        )
+    cache = os.environ.get("MNIST_CACHE") or raw.get("data", {}).get("cache_dir", "~/.cache/dnn-grading-kit")
+    return Course(
+        name=course.get("name", "course"),
+        device=course.get("device", "auto"),
+        seed=int(course.get("seed", 0)),
+        import_timeout_s=float(course.get("import_timeout_s", 60)),
+        labs=labs,
+        mnist_cache=Path(cache).expanduser(),
+        path=path.resolve(),
+        raw=raw,
+    )

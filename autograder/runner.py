@@ -1,0 +1,189 @@
+"""Run one lab's checks on one submission in a subprocess that may crash, hang or exit.
+
+A watchdog kills the process group when a check outlives its time limit; a crash or
+kill costs only the check that was running, and the remaining checks run again in a
+fresh process. Results come back through the JSON-lines report that the plugin writes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder import config
+
+GRACE_S = 15.0  # beyond pytest-timeout's own limit, before the watchdog kills
+STARTUP_S = 120.0  # interpreter, torch and check-module import, before the first check
+
+
+@dataclass
+class CheckOutcome:
+    id: str
+    status: str  # passed, failed, error, timeout
+    message: str = ""
+    seed: int | None = None
+
+
+@dataclass
+class LabRun:
+    lab: str
+    status: str  # graded, missing, error, timeout
+    checks: dict[str, CheckOutcome] = field(default_factory=dict)
+    device: str = ""
+    torch: str = ""
+    seconds: float = 0.0
+    log_tail: str = ""
+
+
+def _read_report(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    events = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass  # a line cut short by a kill
+    return events
+
+
+def _pytest_command(lab: config.Lab, workdir: Path, report: Path, course: config.Course,
+                    only: list[str], device: str | None) -> list[str]:
+    cmd = [
+        sys.executable, "-m", "pytest", str(config.CHECKS_DIR / f"{lab.id}.py"),
+        "-c", str(config.CHECKS_DIR / "pytest.ini"),
+        "-p", "autograder.plugin", "-p", "pytest_timeout", "-p", "no:cacheprovider",
+        "--assert=plain", "-q", "--no-header",
+        "--lab", lab.id, "--submission", str(workdir), "--report", str(report),
+        "--course", str(course.path), "--only", ",".join(only),
+    ]
+    if device:
+        cmd += ["--device", device]
+    return cmd
+
+
+def _run_once(cmd: list[str], cwd: Path, env: dict, report: Path, lab: config.Lab,
+              log) -> tuple[int | None, str | None]:
+    """Run until exit or watchdog kill; return (returncode, id of the check killed for time)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    started = time.monotonic()
+    killed_for = None
+    try:
+        while proc.poll() is None:
+            time.sleep(0.1)
+            events = _read_report(report)
+            last_start = None
+            for event in events:
+                if event["event"] == "start":
+                    last_start = event
+                elif event["event"] == "end":
+                    last_start = None
+            if not events and time.monotonic() - started > STARTUP_S:
+                killed_for = "<startup>"
+            elif last_start is not None:
+                limit = lab.check(last_start["check"]).timeout_s + GRACE_S
+                if time.time() - last_start["time"] > limit:
+                    killed_for = last_start["check"]
+            if killed_for:
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        else:
+            try:  # anything the student's code left behind in the group goes too
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    return proc.returncode, killed_for
+
+
+def _exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        return f"killed by signal {signal.Signals(-code).name}"
+    return f"exit code {code}"
+
+
+def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | None = None,
+            only: list[str] | None = None, public_only: bool = False,
+            torch_threads: int | None = None) -> LabRun:
+    """Grade `lab_dir` (a folder holding the lab's module) and return every check's outcome."""
+    lab = course.lab(lab_id)
+    wanted = [c.id for c in lab.checks
+              if (not only or c.id in only) and (c.public or not public_only)]
+    t0 = time.monotonic()
+    if not (lab_dir / f"{lab.module}.py").is_file():
+        where = f"{lab_dir}" if lab_dir.is_dir() else f"no folder {lab_dir.name}"
+        msg = f"{lab.module}.py was not submitted ({where}); expected {lab.id}/{lab.module}.py"
+        return LabRun(lab.id, "missing", {c: CheckOutcome(c, "failed", msg) for c in wanted})
+
+    outcomes: dict[str, CheckOutcome] = {}
+    meta: dict = {}
+    env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1")
+    if torch_threads:
+        env.update(AUTOGRADER_TORCH_THREADS=str(torch_threads), OMP_NUM_THREADS=str(torch_threads))
+    with tempfile.TemporaryDirectory(prefix=f"grade-{lab.id}-") as tmp:
+        tmp = Path(tmp)
+        workdir = tmp / "submission"
+        # The student's code runs on a copy: whatever it writes stays out of the class folder.
+        shutil.copytree(lab_dir, workdir, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+        report = tmp / "report.jsonl"
+        log_path = tmp / "pytest.log"
+        remaining = list(wanted)
+        with open(log_path, "wb") as log:
+            while remaining:
+                report.unlink(missing_ok=True)
+                cmd = _pytest_command(lab, workdir, report, course, remaining, device)
+                code, killed_for = _run_once(cmd, workdir, env, report, lab, log)
+                events = _read_report(report)
+                running = None
+                for event in events:
+                    if event["event"] == "session":
+                        meta = event
+                    elif event["event"] == "start":
+                        running = event["check"]
+                    elif event["event"] == "end":
+                        running = None
+                        outcomes[event["check"]] = CheckOutcome(
+                            event["check"], event["status"], event["message"], event.get("seed"))
+                remaining = [c for c in remaining if c not in outcomes]
+                if not remaining:
+                    break
+                if running is None:  # died outside any check: nothing more can be learned
+                    why = "timed out while starting" if killed_for else f"stopped ({_exit_text(code)})"
+                    for c in remaining:
+                        outcomes[c] = CheckOutcome(c, "error", f"the grading process {why} before this check ran")
+                    break
+                if killed_for == running:
+                    timeout = lab.check(running).timeout_s
+                    outcomes[running] = CheckOutcome(
+                        running, "timeout", f"timed out after {timeout:.0f} s and was stopped "
+                        "(an endless loop, or far too slow?)")
+                else:
+                    outcomes[running] = CheckOutcome(
+                        running, "error", f"the grading process died during this check "
+                        f"({_exit_text(code)}): os._exit, a crash, or running out of memory")
+                remaining = [c for c in remaining if c != running]
+        log_tail = log_path.read_text(errors="replace")[-4000:]
+
+    statuses = {o.status for o in outcomes.values()}
+    if any("could not import your module" in o.message for o in outcomes.values()):
+        status = "error"
+    elif "timeout" in statuses:
+        status = "timeout"
+    elif "error" in statuses:
+        status = "error"
+    else:
+        status = "graded"
+    return LabRun(lab.id, status, {c: outcomes[c] for c in wanted}, meta.get("device", ""),
+                  meta.get("torch", ""), time.monotonic() - t0, log_tail)

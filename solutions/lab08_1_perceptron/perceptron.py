@@ -1,0 +1,82 @@
+"""Lab 8-1: a single perceptron learns the logic gates (and cannot learn XOR)."""
+import torch
+from torch import nn
+
+_GATES = {
+    "and": [0, 0, 0, 1],
+    "or": [0, 1, 1, 1],
+    "nand": [1, 1, 1, 0],
+    "nor": [1, 0, 0, 0],
+    "xor": [0, 1, 1, 0],
+    "xnor": [1, 0, 0, 1],
+}
+
+
+def logic_gate_data(gate):
+    """Return (X, Y) for a two-input logic gate.
+
+    X is float32 of shape (4, 2), the rows [[0, 0], [0, 1], [1, 0], [1, 1]];
+    Y is float32 of shape (4, 1), the gate's output for each row.
+    `gate` is one of "and", "or", "nand", "nor", "xor", "xnor"; anything else
+    raises ValueError.
+    """
+    ### BEGIN SOLUTION
+    # HINT: build X with torch.tensor(..., dtype=torch.float32); look the gate up in a dict and raise ValueError for unknown names.
+    if gate not in _GATES:
+        raise ValueError(f"unknown gate {gate!r}; expected one of {sorted(_GATES)}")
+    X = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=torch.float32)
+    Y = torch.tensor(_GATES[gate], dtype=torch.float32).reshape(4, 1)
+    return X, Y
+    ### END SOLUTION
+
+
+class Perceptron(nn.Module):
+    """One nn.Linear(in_features, 1) followed by a sigmoid: (N, in) -> (N, 1) probabilities."""
+
+    def __init__(self, in_features=2):
+        super().__init__()
+        ### BEGIN SOLUTION
+        # HINT: one nn.Linear(in_features, 1) and a sigmoid (nn.Sigmoid or torch.sigmoid in forward).
+        self.linear = nn.Linear(in_features, 1)
+        self.sigmoid = nn.Sigmoid()
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        # HINT: apply the linear layer, then the sigmoid.
+        return self.sigmoid(self.linear(x))
+        ### END SOLUTION
+
+
+def train_perceptron(model, X, Y, steps=1000, lr=1.0):
+    """Full-batch training with nn.BCELoss and torch.optim.SGD; return the loss of every step."""
+    ### BEGIN SOLUTION
+    # HINT: zero_grad, forward, BCELoss, backward, step; append loss.item() each step.
+    criterion = nn.BCELoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = criterion(model(X), Y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+    ### END SOLUTION
+
+
+def predict(model, X):
+    """Return the (N, 1) float tensor of 0./1. predictions (threshold 0.5), without autograd."""
+    ### BEGIN SOLUTION
+    # HINT: use torch.no_grad() and compare the probabilities with 0.5.
+    with torch.no_grad():
+        return (model(X) > 0.5).float()
+    ### END SOLUTION
+
+
+def accuracy(model, X, Y):
+    """Return the fraction of rows of X whose prediction equals Y, as a Python float."""
+    ### BEGIN SOLUTION
+    # HINT: compare predict(model, X) with Y and take the mean.
+    return (predict(model, X) == Y).float().mean().item()
+    ### END SOLUTION

@@ -1,0 +1,48 @@
+"""Fixtures of the kit's own tests: the course, MNIST prepared once, temporary submissions."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from autograder import config, mnist
+
+ROOT = config.KIT_ROOT
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mnist_cache(tmp_path_factory):
+    """MNIST tensors prepared once per test session from $MNIST_DIR (never downloaded).
+
+    MNIST_CACHE, when set, is reused as is (a developer's warm cache)."""
+    if os.environ.get("MNIST_CACHE"):
+        cache = Path(os.environ["MNIST_CACHE"])
+    else:
+        cache = tmp_path_factory.mktemp("mnist-cache")
+        os.environ["MNIST_CACHE"] = str(cache)
+    if not (cache / mnist.CACHE_FILE).exists():
+        source = os.environ.get("MNIST_DIR")
+        if not source:
+            pytest.exit("set MNIST_DIR to a folder with the four MNIST idx files (see README)", returncode=2)
+        mnist.prepare(cache, source=Path(source))
+    return cache
+
+
+@pytest.fixture(scope="session")
+def course(mnist_cache):
+    return config.load_course()
+
+
+def make_submission(tmp_path: Path, lab: str, module: str, source: str) -> Path:
+    """A lab folder holding one module with `source`; returns the folder."""
+    folder = tmp_path / lab
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{module}.py").write_text(source)
+    return folder
+
+
+def copy_lab(src_root: Path, lab: str, dest: Path) -> Path:
+    shutil.copytree(src_root / lab, dest / lab)
+    return dest / lab
