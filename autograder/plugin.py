@@ -150,6 +150,10 @@ def student(trap):
     path = _state["submission"] / f"{lab.module}.py"
     try:
         return import_module(path, f"student_{lab.module}")
+    except pytest.fail.Exception as e:  # pytest-timeout fired during the import
+        _state["import_error"] = (f"importing {path.name} did not finish in time ({e}); "
+                                  "is there an endless loop or long work at module level?")
+        raise StudentImportError(_state["import_error"]) from None
     except StudentImportError as e:
         _state["import_error"] = str(e)
         raise

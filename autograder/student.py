@@ -29,7 +29,8 @@ def import_module(path: Path, name: str):
         raise StudentImportError(f"{path.name} has a syntax error at line {e.lineno}: {e.msg}") from None
     except SystemExit as e:
         raise StudentImportError(f"{path.name} called sys.exit({e.code!r}) while being imported; remove it") from None
-    except BaseException as e:  # noqa: BLE001 - any failure of student code is reported, not raised
+    except Exception as e:  # noqa: BLE001 - any failure of student code is reported, not raised
+        # BaseExceptions other than SystemExit (the check's time limit, Ctrl-C) pass through.
         raise StudentImportError(
             f"importing {path.name} raised {describe(e, path.parent)}"
         ) from None

@@ -176,3 +176,145 @@ def train_and_score(model: nn.Module, train_epoch, mnist: dict, device, *, epoch
         assert isinstance(loss, (float, int)) and math.isfinite(loss), (
             f"train_epoch: expected the mean loss as a finite Python float, found {loss!r} after epoch {epoch + 1}")
     return grader_accuracy(model, test, device)
+
+
+# --- train_epoch and evaluate: the loop contract shared by labs 9-1, 9-3 and 9-4 -----------
+
+
+class ModeProbe(nn.Module):
+    """An identity layer that records, at each forward, (training mode, autograd recording)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: list[tuple[bool, bool]] = []
+
+    def forward(self, x):
+        self.calls.append((self.training, torch.is_grad_enabled()))
+        return x
+
+
+def probe_model(device, hidden: int = 16) -> tuple[nn.Module, ModeProbe]:
+    """A 784->hidden->10 MLP with a ModeProbe nested one level deep (so that only a
+    recursive model.train()/model.eval() reaches it), on `device`."""
+    probe = ModeProbe()
+    model = nn.Sequential(nn.Linear(784, hidden), nn.Sequential(nn.ReLU(), probe), nn.Linear(hidden, 10))
+    return model.to(device), probe
+
+
+def fake_mnist_loader(n: int, batch_size: int, images: torch.Tensor | None = None,
+                      labels: torch.Tensor | None = None):
+    """An in-memory loader of the contract's form on the CPU (so the student's code must
+    move each batch to the device); random uint8 images and labels unless given."""
+    from autograder.mnist import Batches
+
+    if images is None:
+        images = torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8)
+    if labels is None:
+        labels = torch.randint(0, 10, (n,))
+    return Batches(images, labels, batch_size)
+
+
+def assert_train_epoch_sets_train_mode(train_epoch, device) -> None:
+    """train_epoch must train in training mode even when the model arrives in eval mode
+    (as it does after evaluate(): the classic bug is model.train() once, before the epochs)."""
+    model, probe = probe_model(device)
+    model.eval()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    train_epoch(model, fake_mnist_loader(35, 16), optimizer, nn.CrossEntropyLoss(), device)
+    assert probe.calls, "train_epoch: the model's forward never ran during the epoch"
+    modes = [training for training, _ in probe.calls]
+    assert all(modes), (
+        f"train_epoch: the model was handed in eval mode (as after evaluate()) and {modes.count(False)} of "
+        f"{len(modes)} forward passes ran in eval mode; call model.train() at the start of train_epoch")
+    assert all(grad for _, grad in probe.calls), "train_epoch: the forward pass ran with autograd switched off"
+
+
+def assert_train_epoch_matches_sgd(train_epoch, device) -> None:
+    """One epoch over batches of 16, 16 and 3 with SGD must equal the textbook loop (zero_grad,
+    forward on flattened images moved to the device, loss, backward, step), starting from
+    gradients left over from an earlier call; the result is the mean of the batch losses."""
+    model = nn.Sequential(nn.Linear(784, 12), nn.ReLU(), nn.Linear(12, 10)).to(device)
+    for p in model.parameters():
+        p.grad = torch.randn_like(p)  # left over from an earlier backward
+    ref = copy.deepcopy(model)
+    loader = fake_mnist_loader(35, 16)
+    ref_opt = torch.optim.SGD(ref.parameters(), lr=0.05)
+    criterion = nn.CrossEntropyLoss()
+    batch_losses, sizes = [], []
+    for images, labels in loader:
+        ref_opt.zero_grad()
+        loss = criterion(ref(images.reshape(images.shape[0], -1).to(device)), labels.to(device))
+        loss.backward()
+        ref_opt.step()
+        batch_losses.append(loss.item())
+        sizes.append(labels.shape[0])
+    found = python_float(
+        train_epoch(model, loader, torch.optim.SGD(model.parameters(), lr=0.05), nn.CrossEntropyLoss(), device),
+        "train_epoch return value")
+    for (name, p), q in zip(model.named_parameters(), ref.parameters()):
+        assert allclose(p, q), (
+            f"train_epoch: after one epoch of SGD parameter {name} differs from the textbook loop (for every "
+            "batch: zero_grad, forward on the flattened images, loss, backward, step; gradients left over "
+            f"from an earlier call must not leak into the first step) by up to {max_abs_diff(p, q):.3g}")
+    expected = sum(batch_losses) / len(batch_losses)
+    if abs(found - expected) > 1e-4 * max(1.0, abs(expected)):
+        hints = {
+            "the last batch's loss": batch_losses[-1],
+            "the sum of the batch losses": sum(batch_losses),
+            "a mean over samples rather than batches": sum(l * s for l, s in zip(batch_losses, sizes)) / sum(sizes),
+        }
+        hint = "".join(f" (that is {k})" for k, v in hints.items() if abs(found - v) <= 1e-4 * max(1.0, abs(v)))
+        raise AssertionError(
+            f"train_epoch: expected the mean of the {len(batch_losses)} batch losses, {expected:.5f} "
+            f"(batches of {sizes}), found {found:.5f}{hint}")
+
+
+def assert_evaluate_sets_eval_mode(evaluate, device) -> None:
+    """evaluate must run every forward pass in eval mode with autograd off, even when the
+    model arrives in training mode (as it does after train_epoch)."""
+    model, probe = probe_model(device)
+    model.train()
+    acc = python_float(evaluate(model, fake_mnist_loader(35, 16), device), "evaluate return value")
+    assert 0.0 <= acc <= 1.0, f"evaluate: expected a fraction between 0 and 1, found {acc}"
+    assert probe.calls, "evaluate: the model's forward never ran"
+    modes = [training for training, _ in probe.calls]
+    assert not any(modes), (
+        f"evaluate: the model was handed in training mode (as after train_epoch) and {sum(modes)} of "
+        f"{len(modes)} forward passes ran in training mode; call model.eval() in evaluate")
+    grads = [grad for _, grad in probe.calls]
+    assert not any(grads), (
+        f"evaluate: {sum(grads)} of {len(grads)} forward passes recorded autograd history; "
+        "wrap the loop in torch.no_grad()")
+
+
+def assert_evaluate_counts_all_samples(evaluate, device) -> None:
+    """evaluate returns the fraction of ALL samples correct: 107 samples in batches of 50, 50
+    and 7, where the batch accuracies are 0.5, 0.5 and 1.0 (57/107, not their mean 2/3)."""
+    # Class c lights up pixel block c (78 pixels) and the model sums each block: the margin
+    # between the right logit (~78) and any other (<13) leaves no room for rounding.
+    n, block = 107, 78
+    classes = torch.randint(0, 10, (n,))
+    images = torch.randint(0, 41, (n, 784), dtype=torch.uint8)
+    for i, c in enumerate(classes.tolist()):
+        images[i, c * block:(c + 1) * block] = 255
+    correct = torch.zeros(n, dtype=torch.bool)
+    for start in (0, 50):  # half of each full batch right, in shuffled positions
+        correct[start + torch.randperm(50)[:25]] = True
+    correct[100:] = True
+    labels = torch.where(correct, classes, (classes + 1) % 10)
+    model = nn.Linear(784, 10)
+    with torch.no_grad():
+        model.weight.zero_()
+        for c in range(10):
+            model.weight[c, c * block:(c + 1) * block] = 1.0
+        model.bias.zero_()
+    model = model.to(device)
+    loader = fake_mnist_loader(n, 50, images=images.reshape(n, 28, 28), labels=labels)
+    expected = grader_accuracy(model, loader, device)
+    found = python_float(evaluate(model, loader, device), "evaluate return value")
+    if abs(found - expected) > 1e-9:
+        hint = " (that is the mean of the per-batch accuracies; the last batch is smaller)" if abs(
+            found - 2 / 3) < 1e-6 else ""
+        raise AssertionError(
+            f"evaluate: 57 of 107 samples (batches of 50, 50 and 7) are classified correctly, so expected "
+            f"{expected:.5f}, found {found:.5f}{hint}")

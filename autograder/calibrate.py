@@ -1,0 +1,70 @@
+"""`autograder calibrate`: the MNIST thresholds, measured on the reference over seeds.
+
+For every lab with an `mnist_accuracy` check, the reference solution is trained exactly
+as the check trains a student's (the check module's `mnist_model` and the course budget)
+once per seed. The suggested threshold keeps a correct solution's false-fail
+probability at or below FALSE_FAIL under a normal model of the seed-to-seed spread:
+
+    threshold = mean - (z + z_mean / sqrt(n)) * sigma_upper
+
+z = 4.75 (one-sided 1e-6), z_mean = 3.09 covers the error of the estimated mean, and
+sigma_upper is the 99.9% upper confidence bound of the standard deviation from n seeds
+(chi-square, Wilson-Hilferty approximation, which errs on the large side).
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import statistics
+import time
+
+from autograder import config, mnist, seeding
+from autograder.checks.common import normal_quantile, train_and_score
+from autograder.student import import_module
+
+Z_CHECK = normal_quantile(2e-6)  # two-sided 2e-6 = one-sided 1e-6
+Z_SIGMA = normal_quantile(2e-3)  # one-sided 1e-3
+
+
+def sigma_upper(std: float, n: int) -> float:
+    k = n - 1
+    chi2_low = k * (1 - 2 / (9 * k) - Z_SIGMA * math.sqrt(2 / (9 * k))) ** 3
+    return std * math.sqrt(k / chi2_low)
+
+
+def suggested_threshold(accuracies: list[float]) -> float:
+    n = len(accuracies)
+    mean, std = statistics.fmean(accuracies), statistics.stdev(accuracies)
+    margin = (Z_CHECK + Z_SIGMA / math.sqrt(n)) * sigma_upper(std, n)
+    return math.floor((mean - margin) * 1000) / 1000
+
+
+def calibrate(course: config.Course, seeds: int = 10, labs: list[str] | None = None,
+              device: str = "cpu") -> str:
+    """Train the reference `seeds` times per lab; return a markdown table."""
+    if seeds < 3:
+        raise ValueError(f"calibration needs at least 3 seeds, got {seeds}")
+    data = mnist.load(course.mnist_cache, device)
+    rows = ["| lab | model and budget | seeds | min | mean | max | std | suggested | threshold | s/run |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for lab in course.labs.values():
+        if labs and lab.id not in labs:
+            continue
+        try:
+            check = lab.check("mnist_accuracy")
+        except KeyError:
+            continue
+        checks = importlib.import_module(f"autograder.checks.{lab.id}")
+        solution = import_module(config.KIT_ROOT / "solutions" / lab.id / f"{lab.module}.py", f"reference_{lab.module}")
+        accs, t0 = [], time.monotonic()
+        for s in range(seeds):
+            seeding.seed_everything(seeding.derive_seed(course.seed, "calibrate", lab.id, str(s)))
+            model = checks.mnist_model(solution, check.params)
+            accs.append(train_and_score(model, solution.train_epoch, data, device, **check.params))
+        per_run = (time.monotonic() - t0) / seeds
+        budget = ", ".join(f"{k}={v}" for k, v in check.params.items() if k != "threshold")
+        rows.append(
+            f"| {lab.id} | {budget} | {seeds} | {min(accs):.4f} | {statistics.fmean(accs):.4f} | "
+            f"{max(accs):.4f} | {statistics.stdev(accs):.4f} | {suggested_threshold(accs):.3f} | "
+            f"{check.params.get('threshold')} | {per_run:.1f} |")
+    return "\n".join(rows)

@@ -1,0 +1,129 @@
+"""The `autograder` command (also `python -m autograder`)."""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from autograder import config
+
+# Instructor commands need modules that the student bundle leaves out.
+INSTRUCTOR_MODULES = {"grade": "grading", "release": "release", "stubs": "stubs", "calibrate": "calibrate"}
+
+
+def _available(command: str) -> bool:
+    module = INSTRUCTOR_MODULES.get(command)
+    return module is None or importlib.util.find_spec(f"autograder.{module}") is not None
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="autograder", description=__doc__)
+    p.add_argument("--course", type=Path, default=None, help="course.toml to use (default: the kit's)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("check", help="self-check one lab with the public checks")
+    c.add_argument("lab", help="lab id, e.g. lab09_3_dropout")
+    c.add_argument("path", nargs="?", type=Path, default=Path("."), help="the lab folder or its parent")
+    c.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto")
+
+    d = sub.add_parser("data", help="prepare MNIST: import idx files or download, verify, cache")
+    d.add_argument("--from", dest="source", type=Path, default=None,
+                   help="folder with the four idx files, plain or .gz (default: $MNIST_DIR; else download)")
+    d.add_argument("--cache", type=Path, default=None, help="cache folder (default: course.toml / $MNIST_CACHE)")
+    d.add_argument("--force", action="store_true", help="prepare again even if the cache exists")
+
+    if _available("grade"):
+        g = sub.add_parser("grade", help="grade a class folder")
+        g.add_argument("submissions", type=Path, help="folder with one folder per student")
+        g.add_argument("--out", type=Path, required=True, help="where results.json, feedback.md, grades.csv go")
+        g.add_argument("--labs", default=None, help="comma-separated lab ids (default: all)")
+        g.add_argument("--workers", default="1", help="parallel students: a number or 'auto'")
+        g.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: course.toml)")
+        g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    if _available("release"):
+        r = sub.add_parser("release", help="write the student bundle")
+        r.add_argument("out", type=Path)
+    if _available("stubs"):
+        s = sub.add_parser("stubs", help="regenerate assignments/ from solutions/")
+        s.add_argument("--check", action="store_true", help="only report stale stubs; exit 1 if any")
+    if _available("calibrate"):
+        k = sub.add_parser("calibrate", help="measure the reference's MNIST accuracy over seeds")
+        k.add_argument("--seeds", type=int, default=10)
+        k.add_argument("--labs", default=None)
+        k.add_argument("--device", default="cpu")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        course = config.load_course(args.course)
+        return _run(args, course)
+    except (FileNotFoundError, FileExistsError, KeyError, ValueError) as e:
+        print(f"autograder: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
+
+
+def _run(args, course: config.Course) -> int:
+    if args.command == "check":
+        from autograder.selfcheck import self_check
+
+        return 0 if self_check(course, args.lab, args.path, device=args.device) else 1
+
+    if args.command == "data":
+        from autograder import mnist
+
+        cache = args.cache or course.mnist_cache
+        if (cache / mnist.CACHE_FILE).is_file() and not args.force:
+            print(f"MNIST is already prepared in {cache / mnist.CACHE_FILE} (--force prepares it again)")
+            return 0
+        source = args.source or (Path(os.environ["MNIST_DIR"]) if os.environ.get("MNIST_DIR") else None)
+        try:
+            path = mnist.prepare(cache, source=source, download=source is None)
+        except mnist.MnistError as e:
+            print(f"autograder data: {e}", file=sys.stderr)
+            return 1
+        print(f"MNIST verified and cached in {path}")
+        return 0
+
+    if args.command == "grade":
+        from autograder.grading import auto_workers, grade_class
+
+        workers = auto_workers() if args.workers == "auto" else int(args.workers)
+        labs = args.labs.split(",") if args.labs else None
+        summary = grade_class(course, args.submissions, args.out, labs=labs, workers=workers,
+                              device=args.device, progress=not args.no_progress)
+        print(f"{summary.students} students: {summary.graded} labs graded, {summary.reused} unchanged "
+              f"and kept; grades in {summary.grades_csv}")
+        print(summary.grades_csv.read_text(), end="")
+        return 0
+
+    if args.command == "release":
+        from autograder.release import build_bundle
+
+        out = build_bundle(course, args.out)
+        print(f"student bundle written to {out}")
+        return 0
+
+    if args.command == "stubs":
+        from autograder import stubs
+
+        if args.check:
+            stale = stubs.stale_stubs()
+            for path, diff in stale.items():
+                print(diff)
+            print(f"{len(stale)} stale stub(s)" if stale else "assignments/ is up to date")
+            return 1 if stale else 0
+        changed = stubs.write_stubs()
+        print("\n".join(f"wrote {p}" for p in changed) or "assignments/ is up to date")
+        return 0
+
+    if args.command == "calibrate":
+        from autograder.calibrate import calibrate
+
+        labs = args.labs.split(",") if args.labs else None
+        print(calibrate(course, seeds=args.seeds, labs=labs, device=args.device))
+        return 0
+    raise AssertionError(args.command)

@@ -1,0 +1,134 @@
+"""The command line end to end on a small class folder."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+LABS = "lab08_1_perceptron,lab09_2_xavier"
+
+
+def autograder(*args, cwd=ROOT, env=None):
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True,
+                          text=True, env=env or os.environ.copy(), timeout=600)
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory, mnist_cache):
+    tmp = tmp_path_factory.mktemp("class")
+    subprocess.run([sys.executable, str(ROOT / "examples" / "make_class.py"), str(tmp / "class")], check=True)
+    out = tmp / "out"
+    result = autograder("grade", str(tmp / "class"), "--out", str(out), "--labs", LABS, "--no-progress")
+    return tmp, out, result
+
+
+def read_grades(out: Path):
+    with open(out / "grades.csv", newline="") as f:
+        return {(r["student"], r["lab"]): r for r in csv.DictReader(f)}
+
+
+def test_grade_writes_every_output(graded_class):
+    tmp, out, result = graded_class
+    assert result.returncode == 0, result.stderr
+    grades = read_grades(out)
+    assert len(grades) == 3 * 2, "one row per student and lab"
+    assert grades[("reference", "lab08_1_perceptron")]["score"] == grades[("reference", "lab08_1_perceptron")]["max_score"]
+    assert grades[("reference", "lab09_2_xavier")]["score"] == grades[("reference", "lab09_2_xavier")]["max_score"]
+    assert grades[("untouched_stubs", "lab08_1_perceptron")]["score"] == "0"
+    partial = grades[("partial_student", "lab08_1_perceptron")]
+    assert 0 < float(partial["score"]) < float(partial["max_score"])
+    partial_x = grades[("partial_student", "lab09_2_xavier")]
+    assert 0 < float(partial_x["score"]) < float(partial_x["max_score"])
+    for student in ("reference", "untouched_stubs", "partial_student"):
+        results = json.loads((out / student / "results.json").read_text())
+        assert {"score", "tests"} <= results.keys()
+        for test in results["tests"]:
+            assert {"name", "score", "max_score", "status", "output", "visibility"} <= test.keys()
+            assert test["status"] in ("passed", "failed")
+        labs = results["extra_data"]["labs"]
+        assert all(rec["device"] == "cpu" and rec["torch"] for rec in labs.values())
+        assert (out / student / "feedback.md").read_text().startswith(f"# Feedback for {student}")
+
+
+def test_partial_student_gets_the_intended_feedback(graded_class):
+    _, out, _ = graded_class
+    results = json.loads((out / "partial_student" / "results.json").read_text())
+    by_name = {t["name"]: t for t in results["tests"]}
+    assert by_name["lab08_1_perceptron/train_perceptron_matches_sgd"]["status"] == "failed"
+    assert by_name["lab08_1_perceptron/logic_gate_data_values"]["status"] == "passed"
+    assert "not implemented" in by_name["lab08_1_perceptron/predict_and_accuracy"]["output"]
+
+
+def test_missing_lab_has_status_missing(graded_class, tmp_path):
+    tmp, _, _ = graded_class
+    out = tmp_path / "out"
+    result = autograder("grade", str(tmp / "class"), "--out", str(out), "--labs", "lab08_2_xor_mlp,lab08_1_perceptron",
+                        "--no-progress")
+    assert result.returncode == 0, result.stderr
+    grades = read_grades(out)
+    assert grades[("partial_student", "lab08_2_xor_mlp")]["status"] == "missing"
+    assert grades[("partial_student", "lab08_2_xor_mlp")]["score"] == "0"
+
+
+def test_rerun_skips_unchanged_and_regrades_changed(graded_class):
+    tmp, out, _ = graded_class
+    before = (out / "reference" / "results.json").read_text()
+    target = tmp / "class" / "untouched_stubs" / "lab08_1_perceptron" / "perceptron.py"
+    shutil.copyfile(ROOT / "solutions" / "lab08_1_perceptron" / "perceptron.py", target)
+    result = autograder("grade", str(tmp / "class"), "--out", str(out), "--labs", LABS, "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "1 labs graded, 5 unchanged and kept" in result.stdout
+    assert (out / "reference" / "results.json").read_text() == before
+    grades = read_grades(out)
+    row = grades[("untouched_stubs", "lab08_1_perceptron")]
+    assert row["score"] == row["max_score"]
+    assert len(grades) == 6, "no row lost or doubled"
+
+
+def test_self_check_on_reference_and_stub():
+    ok = autograder("check", "lab08_1_perceptron", str(ROOT / "solutions"))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "logic_gate_data_shapes" in ok.stdout and "passed" in ok.stdout
+    assert "train_perceptron_matches_sgd" not in ok.stdout, "hidden checks stay out of the self-check"
+    stub = autograder("check", "lab08_1_perceptron", str(ROOT / "assignments" / "lab08_1_perceptron"))
+    assert stub.returncode == 1
+    assert "not implemented yet" in stub.stdout
+
+
+def test_self_check_without_module_says_what_to_do(tmp_path):
+    result = autograder("check", "lab08_1_perceptron", str(tmp_path))
+    assert result.returncode == 2
+    assert "no perceptron.py in" in result.stderr
+
+
+def test_unknown_lab_is_a_clear_error(tmp_path):
+    result = autograder("grade", str(tmp_path), "--out", str(tmp_path / "o"), "--labs", "lab99")
+    assert result.returncode == 2 and "unknown lab 'lab99'" in result.stderr
+
+
+def test_stubs_check_is_clean():
+    result = autograder("stubs", "--check")
+    assert result.returncode == 0, result.stdout
+
+
+def test_data_refuses_wrong_files(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    from autograder import mnist
+
+    for name in mnist.SHA256:
+        (src / name).write_bytes(b"not mnist")
+    result = autograder("data", "--from", str(src), "--cache", str(tmp_path / "cache"))
+    assert result.returncode == 1
+    assert "does not match the published MNIST file" in result.stderr
+    assert not (tmp_path / "cache" / mnist.CACHE_FILE).exists()
+    missing = autograder("data", "--from", str(tmp_path / "empty"), "--cache", str(tmp_path / "cache"))
+    assert missing.returncode == 1 and "neither" in missing.stderr

@@ -1,0 +1,42 @@
+"""The kit's facts live in one place each and agree: checks <-> course.toml, labs <-> folders."""
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from autograder import config
+from tests.conftest import ROOT
+
+COURSE = config.load_course()
+
+
+@pytest.mark.parametrize("lab", COURSE.labs.values(), ids=lambda lab: lab.id)
+def test_every_check_has_points_and_every_points_entry_a_check(lab):
+    tree = ast.parse((config.CHECKS_DIR / f"{lab.id}.py").read_text())
+    functions = {n.name.removeprefix("test_") for n in tree.body
+                 if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")}
+    configured = {c.id for c in lab.checks}
+    assert functions - configured == set(), f"checks without a course.toml table: {functions - configured}"
+    assert configured - functions == set(), f"course.toml tables without a check: {configured - functions}"
+    assert all(c.points > 0 for c in lab.checks)
+    assert any(c.public for c in lab.checks), "students need at least one public check per lab"
+
+
+@pytest.mark.parametrize("lab", COURSE.labs.values(), ids=lambda lab: lab.id)
+def test_lab_folders_exist(lab):
+    assert (ROOT / "solutions" / lab.id / f"{lab.module}.py").is_file()
+    assert (ROOT / "assignments" / lab.id / f"{lab.module}.py").is_file()
+    readme = ROOT / "assignments" / lab.id / "README.md"
+    assert readme.is_file(), f"{readme} is missing"
+    text = readme.read_text()
+    for check in lab.checks:
+        if check.public:
+            assert check.id in text, f"{readme} should list the public check {check.id}"
+
+
+def test_bad_course_file_names_the_fault(tmp_path):
+    bad = tmp_path / "course.toml"
+    bad.write_text('[labs.x]\nmodule = "m"\n[labs.x.checks.c]\npublic = true\n')
+    with pytest.raises(ValueError, match=r"\[labs.x.checks.c\] has no 'points'"):
+        config.load_course(bad)
