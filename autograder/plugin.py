@@ -232,6 +232,8 @@ def pytest_runtest_makereport(item, call):
     if "import_error" in _state and call.when == "setup":
         status, message = "error", f"could not import your module: {_state['import_error']}"
     item.user_properties.append(("failure", (status, message)))
+    if call.when == "teardown":  # this report copied the item's properties before the failure
+        report.user_properties.append(("failure", (status, message)))
     report.longrepr = message  # the terminal shows the message, never the check's source
 
 

@@ -125,6 +125,18 @@ def describe_layers(model: nn.Module) -> list[str]:
     return [layer_kind(m) for m in model]
 
 
+class GradProbe(nn.Module):
+    """Identity that records whether autograd was recording each time it ran."""
+
+    def __init__(self):
+        super().__init__()
+        self.grad_enabled = []
+
+    def forward(self, x):
+        self.grad_enabled.append(torch.is_grad_enabled())
+        return x
+
+
 # --- the grader's own evaluation and training ----------------------------------------------
 
 
@@ -153,6 +165,19 @@ def reference_sgd_bce(model: nn.Module, X, Y, steps: int, lr: float) -> tuple[nn
         opt.step()
         losses.append(loss.item())
     return ref, losses
+
+
+def grader_train_epoch(model: nn.Module, loader, optimizer, criterion, device) -> float:
+    """The textbook training pass, for labs whose students write no train_epoch (lab 9-2)."""
+    model.train()
+    total = 0.0
+    for images, labels in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(images.reshape(images.shape[0], -1).to(device)), labels.to(device))
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+    return total / len(loader)
 
 
 def train_and_score(model: nn.Module, train_epoch, mnist: dict, device, *, epochs: int,

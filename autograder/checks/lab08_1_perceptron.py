@@ -2,7 +2,7 @@
 import torch
 from torch import nn
 
-from autograder.checks.common import python_float, reference_sgd_bce, tensor_like, allclose, max_abs_diff
+from autograder.checks.common import GradProbe, allclose, max_abs_diff, python_float, reference_sgd_bce, tensor_like
 
 ROWS = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=torch.float32)
 TRUTH = {
@@ -103,16 +103,18 @@ def test_xor_not_learned(student):
 
 
 def test_predict_and_accuracy(student):
-    model = student.Perceptron()
-    lin = _linear_of(model)
+    # The grader's own model with a probe: predict must work on any model, without autograd.
+    probe = GradProbe()
+    model = nn.Sequential(nn.Linear(2, 1), nn.Sigmoid(), probe)
     with torch.no_grad():
-        lin.weight.copy_(torch.tensor([[2.0, -1.0]]))
-        lin.bias.fill_(-0.3)
+        model[0].weight.copy_(torch.tensor([[2.0, -1.0]]))
+        model[0].bias.fill_(-0.3)
     X = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.2, 0.0], [0.1, 0.0]])
     expected = (torch.sigmoid(X @ torch.tensor([2.0, -1.0]) - 0.3) > 0.5).float().reshape(-1, 1)
     pred = tensor_like(student.predict(model, X), "predict output", shape=(6, 1))
     assert pred.dtype.is_floating_point, f"predict: expected a float tensor of 0. and 1., found dtype {pred.dtype}"
-    assert not pred.requires_grad, "predict: the output still records autograd history; use torch.no_grad()"
+    assert probe.grad_enabled, "predict: the model was never called"
+    assert not any(probe.grad_enabled), "predict: the model ran with autograd recording; use torch.no_grad()"
     assert torch.equal(pred, expected), f"predict: expected {expected.flatten().tolist()}, found {pred.flatten().tolist()}"
     Y = torch.tensor([[0.0], [1.0], [0.0], [0.0], [0.0], [1.0]])
     acc = python_float(student.accuracy(model, X, Y), "accuracy")

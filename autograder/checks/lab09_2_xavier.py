@@ -1,0 +1,621 @@
+"""Lab 9-2 checks: fan in and fan out, Xavier and He initialisation written by hand,
+init_linear_layers_, and torch.nn.init left alone.
+
+Statistics. The checks draw large tensors ((256, 512): n = 131072 values; (64, 32, 3, 3):
+n = 18432) and judge the values with bounds that fail a correct implementation with
+probability at most FALSE_FAIL per check: a check that makes k stochastic assertions gives
+each alpha = FALSE_FAIL / k (union bound). For n values w_i drawn i.i.d.:
+
+* support, U(-a, a): max|w| <= a always; |w|/a ~ U(0, 1), so P(max|w| < a(1 - d)) =
+  (1 - d)^n, which is alpha for d = 1 - alpha^(1/n) (n = 131072: d = 1.1e-4).
+* mean, U(-a, a): Hoeffding on w_i in [-a, a] (width 2a):
+  P(|mean| >= t) <= 2 exp(-2 n t^2 / (2a)^2), t = 2a sqrt(ln(2/alpha) / (2n)).
+  N(0, s^2): the mean is exactly N(0, s^2/n): |mean| <= z(alpha) s / sqrt(n), z = normal_quantile.
+* variance about the known mean 0 (the mean of w^2): U(-a, a): Hoeffding on w_i^2 in [0, a^2]
+  around E w^2 = a^2/3: |m2 - a^2/3| <= a^2 sqrt(ln(2/alpha) / (2n)) (relative 2.2 % at
+  n = 131072). N(0, s^2): X = n m2 / s^2 ~ chi^2_n, and by Laurent & Massart (2000, Lemma 1)
+  P(X - n >= 2 sqrt(n x) + 2x) <= e^-x and P(n - X >= 2 sqrt(n x)) <= e^-x; x = ln(2/alpha)
+  gives alpha for both sides together: m2 / s^2 in [1 - 2 sqrt(x/n), 1 + 2 sqrt(x/n) + 2x/n].
+* spread of N(0, s^2): the fraction of |w| <= s has mean p = erf(1/sqrt 2) = 0.6827;
+  Hoeffding on the 0/1 indicators: |fraction - p| <= sqrt(ln(2/alpha) / (2n)).
+* shape: Dvoretzky-Kiefer-Wolfowitz with Massart's constant:
+  P(sup|F_n - F| > eps) <= 2 exp(-2 n eps^2), eps = common.dkw_epsilon(n, alpha), against
+  the expected CDF (U(-a, a) or N(0, s^2) with the expected a or s).
+
+ROUND goes on top of each tolerance (relative for values, absolute for probabilities):
+float32 values sit on a grid of relative spacing 2^-24 (6e-8), a bound rounded to float32
+moves by as much, and the random generators draw their uniforms on a 2^-24 grid, which moves
+any CDF by at most 2^-23; 1e-5 covers all of these a hundred times over and no bug.
+"""
+import functools
+import math
+import numbers
+
+import torch
+from torch import nn
+
+from autograder.checks.common import (
+    FALSE_FAIL, dkw_epsilon, grader_train_epoch, hoeffding_t, ks_distance, normal_cdf, normal_quantile,
+    tensor_like, train_and_score, uniform_cdf,
+)
+
+# torch.nn.init as of torch 2.x: the public initialisers, their deprecated aliases and the
+# private helpers. The trap skips names a given torch release lacks.
+FORBIDDEN = [
+    "torch.nn.init." + name for name in (
+        "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
+        "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+        "kaiming_normal_", "orthogonal_", "sparse_",
+        "uniform", "normal", "constant", "eye", "dirac", "xavier_uniform", "xavier_normal",
+        "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse",
+        "_calculate_fan_in_and_fan_out", "_calculate_correct_fan", "_no_grad_uniform_",
+        "_no_grad_normal_", "_no_grad_trunc_normal_", "_no_grad_fill_", "_no_grad_zero_",
+    )
+]
+# torch's own functions, taken before the trap wraps them (this module is imported first):
+# a student's module that simply re-exports one is caught by identity in no_torch_nn_init.
+_TORCH_INIT = {name.rsplit(".", 1)[1]: getattr(torch.nn.init, name.rsplit(".", 1)[1])
+               for name in FORBIDDEN if hasattr(torch.nn.init, name.rsplit(".", 1)[1])}
+
+ROUND = 1e-5  # float32 rounding slack, see the module docstring
+SENTINEL = 7.0  # what a tensor holds before the student's code fills it: far outside every bound
+P_WITHIN_STD = math.erf(1.0 / math.sqrt(2.0))  # P(|N(0, s^2)| <= s) = 0.6827
+
+INIT_FUNCTIONS = ("xavier_uniform_", "xavier_normal_", "he_uniform_", "he_normal_")
+BASE_CASES = [((256, 512), (), {}), ((64, 32, 3, 3), (), {})]
+GAIN_CASES = [((256, 512), (), {"gain": 1.7}), ((384, 192), (math.sqrt(2.0),), {})]  # sqrt 2: relu's gain
+
+# method -> (distribution, scale(fan_in, fan_out), the formula in words)
+METHODS = {
+    "xavier_uniform": ("uniform", lambda fi, fo: math.sqrt(6.0 / (fi + fo)), "a = sqrt(6 / (fan_in + fan_out))"),
+    "xavier_normal": ("normal", lambda fi, fo: math.sqrt(2.0 / (fi + fo)), "std = sqrt(2 / (fan_in + fan_out))"),
+    "he_uniform": ("uniform", lambda fi, fo: math.sqrt(6.0 / fi), "a = sqrt(6 / fan_in)"),
+    "he_normal": ("normal", lambda fi, fo: math.sqrt(2.0 / fi), "std = sqrt(2 / fan_in)"),
+}
+
+
+# --- the grader's own expectations ----------------------------------------------------------
+
+
+def _fans(shape):
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def _expected(name, shape, gain=1.0):
+    """(kind, scale, description) of what `name` should draw for a tensor of `shape`."""
+    kind, scale, formula = METHODS[name.rstrip("_")]
+    fan_in, fan_out = _fans(shape)
+    value = scale(fan_in, fan_out)
+    if name.startswith("xavier"):
+        value *= gain
+        formula = formula.replace("= ", "= gain * ")
+        detail = f"gain {gain:.4g}, fan_in {fan_in}, fan_out {fan_out}"
+    else:
+        detail = f"fan_in {fan_in}"
+    return kind, value, f"{formula} = {value:.5g} ({detail})"
+
+
+def _call_text(name, shape, args=(), kwargs=None):
+    extra = [f"{a:.4g}" for a in args] + [f"{k}={v:.4g}" for k, v in (kwargs or {}).items()]
+    return f"{name}({', '.join([f'tensor of shape {tuple(shape)}'] + extra)})"
+
+
+# --- calling the student's initialisers -----------------------------------------------------
+
+
+def _values(w, what):
+    """The values of `w` as a flat float64 tensor, after checking that all were filled."""
+    w = w.detach().double().cpu().flatten()
+    unfilled = int((w == SENTINEL).sum().item())
+    assert unfilled == 0, (
+        f"{what}: {unfilled} of {w.numel()} values were never filled (the tensor still holds "
+        f"what it held before the call, {SENTINEL})")
+    bad = int((~torch.isfinite(w)).sum().item())
+    assert bad == 0, f"{what}: expected finite values, found {bad} nan/inf"
+    return w
+
+
+def _student_fn(student, name):
+    """student.<name>, refused when it is torch.nn.init's own function re-exported: the grader
+    calls it directly, so the trap would see no frame of the student's file in that call."""
+    fn = getattr(student, name)
+    origin = _torch_origin(fn)
+    assert origin is None, (
+        f"{name} is torch.nn.init.{origin} itself, imported rather than written; this lab asks "
+        "you to write it with basic tensor operations")
+    return fn
+
+
+def _fill(student, name, shape, args=(), kwargs=None):
+    """Call student.<name> on a fresh tensor of `shape`; return (values, call text).
+
+    The values are those of the returned tensor, or of the tensor handed in when the call
+    returns None: returning the tensor, and filling it in place, is init_in_place's to judge.
+    """
+    call = _call_text(name, shape, args, kwargs)
+    t = torch.full(shape, SENTINEL)
+    out = _student_fn(student, name)(t, *args, **(kwargs or {}))
+    w = t if out is None else tensor_like(out, call, shape=shape)
+    return _values(w, call), call
+
+
+def _run(student, name, test, cases):
+    """Apply the statistical `test` to the values drawn for each case; alpha split evenly."""
+    alpha = FALSE_FAIL / len(cases)
+    for shape, args, kwargs in cases:
+        w, call = _fill(student, name, shape, args, kwargs)
+        gain = args[0] if args else kwargs.get("gain", 1.0)
+        kind, scale, how = _expected(name, shape, gain)
+        test(w, kind, scale, how, call, alpha)
+
+
+# --- the statistical tests (bounds derived in the module docstring) -------------------------
+
+
+def _scale(w, kind, scale, how, call, alpha):
+    n = w.numel()
+    if kind == "uniform":
+        top = w.abs().max().item()
+        # (1 - d)^n = alpha; ROUND covers the generators' 2^-24 grid (module docstring).
+        d = -math.expm1(math.log(alpha) / n) + ROUND
+        assert top <= scale * (1 + ROUND), (
+            f"{call}: expected every value in [-a, a] with {how}, found max |w| = {top:.5g} "
+            f"({top / scale:.3g} a)")
+        assert top >= scale * (1 - d), (
+            f"{call}: expected values spread over [-a, a] with {how}, but the largest |w| is only "
+            f"{top:.5g} ({top / scale:.4g} a); among {n} uniform values it is below "
+            f"{1 - d:.5f} a with probability under {alpha:.1g}")
+    else:
+        within = (w.abs() <= scale).double().mean().item()
+        tol = hoeffding_t(n, alpha) + ROUND
+        found_std = w.pow(2).mean().sqrt().item()
+        assert abs(within - P_WITHIN_STD) <= tol, (
+            f"{call}: expected {100 * P_WITHIN_STD:.2f}% of the values within +-std with {how}, "
+            f"found {100 * within:.2f}% (allowed +-{100 * tol:.2f} points); the values' std is "
+            f"about {found_std:.5g} ({found_std / scale:.3g} times the expected std)")
+
+
+def _mean(w, kind, scale, how, call, alpha):
+    n = w.numel()
+    mean = w.mean().item()
+    if kind == "uniform":
+        tol = hoeffding_t(n, alpha, width=2 * scale) + ROUND * scale
+        law = f"U(-a, a), {how}"
+    else:
+        tol = (normal_quantile(alpha) / math.sqrt(n) + ROUND) * scale
+        law = f"N(0, std^2), {how}"
+    assert abs(mean) <= tol, (
+        f"{call}: expected values centred on 0 ({law}), found mean {mean:.5g} "
+        f"(allowed +-{tol:.3g} for {n} values)")
+
+
+def _variance(w, kind, scale, how, call, alpha):
+    n = w.numel()
+    m2 = w.pow(2).mean().item()
+    if kind == "uniform":
+        target = scale ** 2 / 3.0
+        tol = hoeffding_t(n, alpha, width=scale ** 2) + ROUND * scale ** 2
+        lo, hi = target - tol, target + tol
+        law = f"U(-a, a) has variance a^2 / 3 = {target:.5g}, {how}"
+    else:
+        target = scale ** 2
+        x = math.log(2.0 / alpha)
+        lo = target * (1 - 2 * math.sqrt(x / n) - ROUND)
+        hi = target * (1 + 2 * math.sqrt(x / n) + 2 * x / n + ROUND)
+        law = f"N(0, std^2) has variance std^2 = {target:.5g}, {how}"
+    assert lo <= m2 <= hi, (
+        f"{call}: expected variance (mean of w^2) in [{lo:.5g}, {hi:.5g}] ({law}), "
+        f"found {m2:.5g} ({m2 / target:.3g} times the expected variance)")
+
+
+def _distribution(w, kind, scale, how, call, alpha):
+    n = w.numel()
+    eps = dkw_epsilon(n, alpha) + ROUND
+    if kind == "uniform":
+        distance, law = ks_distance(w, uniform_cdf(scale)), f"U(-a, a), {how}"
+    else:
+        distance, law = ks_distance(w, normal_cdf(scale)), f"N(0, std^2), {how}"
+    if distance <= eps:
+        return
+    # for the message only: the other family, at the same (expected) variance
+    if kind == "uniform":
+        other, other_name = ks_distance(w, normal_cdf(scale / math.sqrt(3.0))), "normal"
+    else:
+        other, other_name = ks_distance(w, uniform_cdf(scale * math.sqrt(3.0))), "uniform"
+    hint = (f"; they look more like a {other_name} distribution of the expected variance (distance {other:.3g})"
+            if other < distance else "")
+    assert distance <= eps, (
+        f"{call}: expected the values to follow {law}; the largest gap between their empirical CDF "
+        f"and that CDF is {distance:.3g}, at most {eps:.3g} is allowed for {n} values{hint}")
+
+
+# --- calculate_fan_in_and_fan_out -----------------------------------------------------------
+
+
+def _check_fans(student, shapes):
+    for shape in shapes:
+        what = f"calculate_fan_in_and_fan_out(tensor of shape {shape})"
+        t = torch.empty(shape)
+        result = _student_fn(student, "calculate_fan_in_and_fan_out")(t)
+        assert isinstance(result, (tuple, list)) and len(result) == 2, (
+            f"{what}: expected a pair (fan_in, fan_out), found {result!r}")
+        for label, v in zip(("fan_in", "fan_out"), result):
+            assert isinstance(v, numbers.Integral) and not isinstance(v, bool), (
+                f"{what}: expected {label} as an int, found {type(v).__name__} {v!r}")
+        expected = _fans(shape)
+        found = (int(result[0]), int(result[1]))
+        assert found == expected, (
+            f"{what}: expected (fan_in, fan_out) = {expected} (in * receptive field, "
+            f"out * receptive field, receptive field {math.prod(shape[2:])}), found {found}")
+
+
+def test_fans_2d(student):
+    _check_fans(student, [(30, 70), (512, 256), (1, 5)])
+
+
+def test_fans_4d(student):
+    _check_fans(student, [(64, 32, 3, 3), (16, 8, 5), (6, 4, 2, 3, 5), (10, 20, 1, 1)])
+
+
+def test_fans_too_few_dims(student):
+    for shape in ((7,), ()):
+        what = f"calculate_fan_in_and_fan_out(tensor of shape {shape})"
+        try:
+            result = _student_fn(student, "calculate_fan_in_and_fan_out")(torch.zeros(shape))
+        except ValueError:
+            continue
+        except NotImplementedError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any other exception is the wrong one
+            raise AssertionError(f"{what}: expected ValueError, found {type(e).__name__}: {e}") from None
+        raise AssertionError(f"{what}: expected ValueError (fewer than 2 dimensions), found {result!r}")
+
+
+# --- Xavier uniform -------------------------------------------------------------------------
+
+
+def test_xavier_uniform_scale(student):
+    _run(student, "xavier_uniform_", _scale, BASE_CASES)
+
+
+def test_xavier_uniform_mean(student):
+    _run(student, "xavier_uniform_", _mean, BASE_CASES)
+
+
+def test_xavier_uniform_variance(student):
+    _run(student, "xavier_uniform_", _variance, BASE_CASES)
+
+
+def test_xavier_uniform_distribution(student):
+    _run(student, "xavier_uniform_", _distribution, BASE_CASES)
+
+
+def test_xavier_uniform_gain(student):
+    _run(student, "xavier_uniform_", _scale, GAIN_CASES)
+
+
+# --- Xavier normal --------------------------------------------------------------------------
+
+
+def test_xavier_normal_scale(student):
+    _run(student, "xavier_normal_", _scale, BASE_CASES)
+
+
+def test_xavier_normal_mean(student):
+    _run(student, "xavier_normal_", _mean, BASE_CASES)
+
+
+def test_xavier_normal_variance(student):
+    _run(student, "xavier_normal_", _variance, BASE_CASES)
+
+
+def test_xavier_normal_distribution(student):
+    _run(student, "xavier_normal_", _distribution, BASE_CASES)
+
+
+def test_xavier_normal_gain(student):
+    _run(student, "xavier_normal_", _scale, GAIN_CASES)
+
+
+# --- He uniform -----------------------------------------------------------------------------
+
+
+def test_he_uniform_scale(student):
+    _run(student, "he_uniform_", _scale, BASE_CASES)
+
+
+def test_he_uniform_mean(student):
+    _run(student, "he_uniform_", _mean, BASE_CASES)
+
+
+def test_he_uniform_variance(student):
+    _run(student, "he_uniform_", _variance, BASE_CASES)
+
+
+def test_he_uniform_distribution(student):
+    _run(student, "he_uniform_", _distribution, BASE_CASES)
+
+
+# --- He normal ------------------------------------------------------------------------------
+
+
+def test_he_normal_scale(student):
+    _run(student, "he_normal_", _scale, BASE_CASES)
+
+
+def test_he_normal_mean(student):
+    _run(student, "he_normal_", _mean, BASE_CASES)
+
+
+def test_he_normal_variance(student):
+    _run(student, "he_normal_", _variance, BASE_CASES)
+
+
+def test_he_normal_distribution(student):
+    _run(student, "he_normal_", _distribution, BASE_CASES)
+
+
+# --- in place, without autograd history -----------------------------------------------------
+
+
+def test_init_in_place(student):
+    for name, shape in zip(INIT_FUNCTIONS, [(64, 96), (32, 16, 3, 3), (96, 64), (48, 8, 5)]):
+        call = _call_text(name, shape)
+        t = torch.full(shape, SENTINEL)
+        ptr = t.data_ptr()
+        out = _student_fn(student, name)(t)
+        assert out is not None, f"{call}: expected the tensor it filled as the return value, found None"
+        assert out is t, (
+            f"{call}: expected the very tensor it was given back (filled in place), found a "
+            f"different {type(out).__name__}" + (f" of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else ""))
+        assert t.data_ptr() == ptr, (
+            f"{call}: the tensor's storage was replaced (tensor.data = ... or similar); fill the "
+            "existing storage in place (uniform_, normal_, copy_)")
+        assert tuple(t.shape) == shape and t.dtype == torch.float32, (
+            f"{call}: the tensor changed to shape {tuple(t.shape)}, dtype {t.dtype}")
+        _values(t, call)
+
+
+def test_init_no_autograd_history(student):
+    for name in INIT_FUNCTIONS:
+        for kind in ("nn.Parameter", "leaf tensor with requires_grad=True"):
+            call = f"{name}({kind} of shape (64, 96))"
+            if kind == "nn.Parameter":
+                t = nn.Parameter(torch.full((64, 96), SENTINEL))
+            else:
+                t = torch.full((64, 96), SENTINEL, requires_grad=True)
+            out = _student_fn(student, name)(t)
+            assert torch.is_grad_enabled(), (
+                f"{call}: autograd is still switched off after the call; use `with torch.no_grad():`, "
+                "which switches it back on, not torch.set_grad_enabled(False)")
+            assert t.grad_fn is None and t.is_leaf, (
+                f"{call}: the filling was recorded by autograd (grad_fn {type(t.grad_fn).__name__}); "
+                "fill the tensor inside torch.no_grad()")
+            assert t.requires_grad, (
+                f"{call}: the tensor no longer requires grad afterwards; it must stay trainable")
+            if out is None or out is t:
+                _values(t, call)
+            else:  # a different tensor back is init_in_place's to judge; it must not record history either
+                out = tensor_like(out, call, shape=(64, 96))
+                assert out.grad_fn is None, (
+                    f"{call}: the returned tensor records autograd history (grad_fn "
+                    f"{type(out.grad_fn).__name__}); fill the tensor inside torch.no_grad()")
+                _values(out, call)
+
+
+# --- init_linear_layers_ --------------------------------------------------------------------
+
+
+class _Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(300, 150)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+
+
+class _Nested(nn.Module):
+    """Linear layers at several depths: in a Sequential, a custom block, a ModuleList and a ModuleDict."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Linear(200, 300), nn.ReLU(), _Block())
+        self.heads = nn.ModuleList([nn.Linear(150, 100), nn.Sequential(nn.Linear(150, 60), nn.Tanh())])
+        self.extra = nn.ModuleDict({"proj": nn.Linear(150, 120)})
+        self.out = nn.Linear(100, 10)
+
+    def forward(self, x):
+        h = self.features(x)
+        return self.out(self.heads[0](h)) + self.extra["proj"](h)[:, :10] + self.heads[1](h)[:, :10]
+
+
+class _Mixed(nn.Module):
+    """Linear layers with and without bias beside modules whose parameters must stay as they are."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(50, 24)
+        self.conv = nn.Conv2d(3, 6, 3)
+        self.body = nn.Sequential(nn.Linear(24, 32), nn.LayerNorm(32), nn.ReLU(),
+                                  nn.Linear(32, 16, bias=False), nn.BatchNorm1d(16))
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.head(self.body(self.embed(x)))
+
+
+def _linears(model):
+    return [(name or "the model", m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+
+
+def _prime(model):
+    """Linear weights to SENTINEL (never a drawn value); every other parameter and buffer to a
+    distinct pattern. Returns copies of everything that must not change."""
+    keep = {}
+    with torch.no_grad():
+        for name, m in model.named_modules():
+            if isinstance(m, nn.Linear):
+                m.weight.fill_(SENTINEL)
+        linear_weights = {id(m.weight) for _, m in _linears(model)}
+        for name, p in list(model.named_parameters()) + list(model.named_buffers()):
+            if id(p) in linear_weights:
+                continue
+            if p.dtype.is_floating_point:
+                p.copy_(torch.linspace(-3.0, 3.0, p.numel()).reshape(p.shape) + 0.125)
+            keep[name] = p.detach().clone()
+    return keep
+
+
+def _layer_text(name, m):
+    return f"layer {name} (Linear({m.in_features}->{m.out_features}))"
+
+
+def _check_layers(model, method, call, alpha_total):
+    """Every Linear weight of `model` filled, following `method` (DKW on each layer)."""
+    layers = _linears(model)
+    kind, scale_fn, formula = METHODS[method]
+    alpha = alpha_total / len(layers)
+    for name, m in layers:
+        what = f"{call}: {_layer_text(name, m)}"
+        w = m.weight.detach().double().flatten()
+        unfilled = int((w == SENTINEL).sum().item())
+        assert unfilled == 0, (
+            f"{what} was not initialised ({unfilled} of {w.numel()} weights still hold their old value); "
+            "every nn.Linear inside the model, however deeply nested, must be")
+        assert bool(torch.isfinite(w).all()), f"{what}: expected finite weights, found nan/inf"
+        scale = scale_fn(m.in_features, m.out_features)
+        how = f"{formula} = {scale:.5g} (fan_in {m.in_features}, fan_out {m.out_features})"
+        _distribution(w, kind, scale, how, f"{what}, method {method!r}", alpha)
+
+
+def test_init_linear_layers_every_linear(student):
+    model = nn.Sequential(nn.Linear(400, 200), nn.ReLU(), nn.Linear(200, 300), nn.Tanh(),
+                          nn.Linear(300, 100, bias=False))
+    _prime(model)
+    out = _student_fn(student, "init_linear_layers_")(model)
+    assert out is model, (
+        "init_linear_layers_(model): expected the model it was given as the return value, found "
+        + ("None" if out is None else f"a different {type(out).__name__}"))
+    # the default method is xavier_uniform; DKW on each of the 3 layers, alpha = FALSE_FAIL / 3
+    _check_layers(model, "xavier_uniform", "init_linear_layers_(model) (default method)", FALSE_FAIL)
+
+
+def test_init_linear_layers_nested(student):
+    model = _Nested()
+    _prime(model)
+    _student_fn(student, "init_linear_layers_")(model)
+    # the default method, so that a wrong method loses init_linear_layers_method's points only;
+    # DKW on each of the 6 layers, alpha = FALSE_FAIL / 6
+    _check_layers(model, "xavier_uniform", "init_linear_layers_(nested model)", FALSE_FAIL)
+
+
+def test_init_linear_layers_weights_only(student):
+    methods = ("xavier_normal", "he_uniform")
+    for method in methods:
+        model = _Mixed()
+        keep = _prime(model)
+        call = f"init_linear_layers_(model, {method!r})"
+        _student_fn(student, "init_linear_layers_")(model, method=method)
+        state = dict(model.named_parameters())
+        state.update(model.named_buffers())
+        for name, before in keep.items():
+            now = state.get(name)
+            assert now is not None, f"{call}: the model lost its parameter or buffer {name}"
+            assert now.shape == before.shape and torch.equal(now.detach(), before), (
+                f"{call}: {name} changed; only the weights of nn.Linear layers may be initialised "
+                "(biases and other modules' parameters stay as they are)")
+        # the Linear weights were filled (how is init_linear_layers_method's to judge)
+        for layer_name, m in _linears(model):
+            _values(m.weight, f"{call}: {_layer_text(layer_name, m)}")
+
+
+def test_init_linear_layers_method(student):
+    methods = list(METHODS)
+    for i, method in enumerate(methods):
+        model = nn.Sequential(nn.Linear(400, 200), nn.ReLU(), nn.Linear(200, 300))
+        _prime(model)
+        if i % 2:
+            _student_fn(student, "init_linear_layers_")(model, method)
+            call = f"init_linear_layers_(model, {method!r})"
+        else:
+            _student_fn(student, "init_linear_layers_")(model, method=method)
+            call = f"init_linear_layers_(model, method={method!r})"
+        # DKW on 2 layers for each of 4 methods: alpha = FALSE_FAIL / 8 each
+        _check_layers(model, method, call, FALSE_FAIL / len(methods))
+
+
+def test_init_linear_layers_unknown_method(student):
+    for method in ("orthogonal", "zeros", ""):
+        call = f"init_linear_layers_(model, {method!r})"
+        model = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2))
+        try:
+            _student_fn(student, "init_linear_layers_")(model, method)
+        except ValueError:
+            continue
+        except NotImplementedError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any other exception is the wrong one
+            raise AssertionError(f"{call}: expected ValueError for an unknown method, found "
+                                 f"{type(e).__name__}: {e}") from None
+        raise AssertionError(f"{call}: expected ValueError for an unknown method, none was raised")
+
+
+# --- torch.nn.init left alone ---------------------------------------------------------------
+
+
+def _torch_origin(obj):
+    """The torch.nn.init name `obj` is (or wraps, through partial or __wrapped__), else None."""
+    current = {name: getattr(torch.nn.init, name, None) for name in _TORCH_INIT}
+    for _ in range(10):
+        for name in _TORCH_INIT:
+            if obj is _TORCH_INIT[name] or obj is current[name]:
+                return name
+        if isinstance(obj, functools.partial):
+            obj = obj.func
+        elif getattr(obj, "__wrapped__", None) is not None:
+            obj = obj.__wrapped__
+        else:
+            return None
+    return None
+
+
+def test_no_torch_nn_init(student, trap):
+    before = len(trap.violations)
+    for name in ("calculate_fan_in_and_fan_out",) + INIT_FUNCTIONS + ("init_linear_layers_",):
+        _student_fn(student, name)  # not torch.nn.init's own function, re-exported
+    result = student.calculate_fan_in_and_fan_out(torch.empty(8, 4, 3, 3))
+    assert isinstance(result, (tuple, list)) and len(result) == 2, (
+        f"calculate_fan_in_and_fan_out(tensor of shape (8, 4, 3, 3)): expected a pair, found {result!r}")
+    for name in INIT_FUNCTIONS:
+        for shape in ((40, 60), (8, 4, 3, 3)):
+            w, call = _fill(student, name, shape)
+            assert w.std().item() > 0, f"{call}: expected random values, found the constant {w[0].item():.4g}"
+    for method in METHODS:  # exercised for what it calls; what it does is judged elsewhere
+        student.init_linear_layers_(nn.Sequential(nn.Linear(40, 30), nn.ReLU(), nn.Linear(30, 20)), method)
+    assert len(trap.violations) == before, (
+        f"your code called {trap.violations[before]}, which this lab asks you to write yourself")
+
+
+# --- MNIST ---------------------------------------------------------------------------------
+
+
+def mnist_model(student, params):
+    """The grader's MLP (784-256-256-10, ReLU) with its Linear weights set by the student's
+    init_linear_layers_ (params["method"]); trained by the grader's own loop."""
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    returned = student.init_linear_layers_(model, params["method"])
+    assert returned is model, "init_linear_layers_: expected the model it was given back"
+    return model
+
+
+def test_mnist_accuracy(student, mnist, device, params):
+    model = mnist_model(student, params)
+    acc = train_and_score(model, grader_train_epoch, mnist, device, **params)
+    threshold = params["threshold"]  # calibrated: see docs/calibration.md
+    assert acc >= threshold, (
+        f"an MLP (784-256-256-10, ReLU) initialised by your init_linear_layers_(model, {params['method']!r}) "
+        f"and trained for {params['epochs']} epochs (Adam, lr {params['lr']}, batch {params['batch_size']}) "
+        f"reached test accuracy {acc:.4f}; expected at least {threshold}")
