@@ -1,7 +1,7 @@
 """`autograder calibrate`: the MNIST thresholds, measured on the reference over seeds.
 
 For every lab with an `mnist_accuracy` check, the reference solution is trained exactly
-as the check trains a student's (the check module's `mnist_model` and the course budget)
+as the check trains a student's (the check module's `mnist_training` and the course budget)
 once per seed. The suggested threshold keeps a correct solution's false-fail
 probability at or below FALSE_FAIL under a normal model of the seed-to-seed spread:
 
@@ -59,8 +59,8 @@ def calibrate(course: config.Course, seeds: int = 10, labs: list[str] | None = N
         accs, t0 = [], time.monotonic()
         for s in range(seeds):
             seeding.seed_everything(seeding.derive_seed(course.seed, "calibrate", lab.id, str(s)))
-            model = checks.mnist_model(solution, check.params)
-            accs.append(train_and_score(model, solution.train_epoch, data, device, **check.params))
+            model, train_epoch = checks.mnist_training(solution, check.params)
+            accs.append(train_and_score(model, train_epoch, data, device, **check.params))
         per_run = (time.monotonic() - t0) / seeds
         budget = ", ".join(f"{k}={v}" for k, v in check.params.items() if k != "threshold")
         rows.append(

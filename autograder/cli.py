@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ INSTRUCTOR_MODULES = {"grade": "grading", "release": "release", "stubs": "stubs"
 
 def _available(command: str) -> bool:
     module = INSTRUCTOR_MODULES.get(command)
-    return module is None or importlib.util.find_spec(f"autograder.{module}") is not None
+    return module is None or (config.PACKAGE_DIR / f"{module}.py").is_file()
 
 
 def _parser() -> argparse.ArgumentParser:

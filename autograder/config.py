@@ -39,6 +39,11 @@ class Lab:
     title: str
     module: str
     checks: tuple[Check, ...]
+    hidden_elsewhere: int = 0  # hidden checks left out of this file (the student bundle's)
+
+    @property
+    def hidden_count(self) -> int:
+        return sum(1 for c in self.checks if not c.public) + self.hidden_elsewhere
 
     @property
     def max_points(self) -> float:
@@ -99,7 +104,8 @@ def load_course(path: str | Path | None = None) -> Course:
                 )
             )
         labs[lab_id] = Lab(
-            id=lab_id, title=table.get("title", lab_id), module=table["module"], checks=tuple(checks)
+            id=lab_id, title=table.get("title", lab_id), module=table["module"], checks=tuple(checks),
+            hidden_elsewhere=int(table.get("hidden_checks", 0)),
         )
     cache = os.environ.get("MNIST_CACHE") or raw.get("data", {}).get("cache_dir", "~/.cache/dnn-grading-kit")
     return Course(

@@ -38,12 +38,51 @@ The self-check runs the public checks; more checks are graded after you submit.
 """
 
 
+def _names(node: ast.AST) -> set[str]:
+    """Every name a piece of code refers to (the names it imports included)."""
+    found = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    found |= {a.asname or a.name for n in ast.walk(node) if isinstance(n, ast.ImportFrom) for a in n.names}
+    return found
+
+
+def _prune(tree: ast.Module, roots: set[str]) -> ast.Module:
+    """Keep the statements that are not definitions, the definitions named in `roots`, and
+    every definition those refer to, transitively; drop the rest."""
+    defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    needed = set(roots)
+    for node in tree.body:
+        if node.__class__ not in (ast.FunctionDef, ast.ClassDef, ast.ImportFrom):
+            needed |= _names(node)
+    frontier = [n for n in needed if n in defs]
+    while frontier:
+        for name in _names(defs[frontier.pop()]):
+            if name in defs and name not in needed:
+                needed.add(name)
+                frontier.append(name)
+    tree.body = [n for n in tree.body
+                 if not (isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name not in needed)]
+    # Names imported only for what was dropped go too.
+    used = set().union(*(_names(n) for n in tree.body if not isinstance(n, ast.ImportFrom)))
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("autograder"):
+            node.names = [a for a in node.names if (a.asname or a.name) in used]
+    tree.body = [n for n in tree.body if not (isinstance(n, ast.ImportFrom) and not n.names)]
+    return tree
+
+
 def strip_hidden_checks(source: str, hidden: set[str]) -> str:
-    """The check module without the test functions of hidden checks."""
+    """The check module without the hidden checks and the helpers only they used."""
     tree = ast.parse(source)
-    tree.body = [node for node in tree.body
-                 if not (isinstance(node, ast.FunctionDef) and node.name.removeprefix("test_") in hidden)]
-    return ast.unparse(tree) + "\n"
+    public = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)
+              and n.name.startswith("test_") and n.name.removeprefix("test_") not in hidden}
+    return ast.unparse(_prune(tree, public)) + "\n"
+
+
+def keep_used_helpers(source: str, users: list[str]) -> str:
+    """The shared helper module without what no kept check uses: the grader's reference
+    loops for hidden checks stay home."""
+    roots = set().union(*(_names(ast.parse(u)) for u in users))
+    return ast.unparse(_prune(ast.parse(source), roots)) + "\n"
 
 
 def public_course_toml(course: config.Course) -> str:
@@ -51,7 +90,9 @@ def public_course_toml(course: config.Course) -> str:
     lines = [f'# Public part of the course settings for the self-check.\n[course]\nname = "{course.name}"',
              f'device = "auto"\nseed = {course.seed}\n']
     for lab in course.labs.values():
-        lines.append(f'[labs.{lab.id}]\ntitle = "{lab.title}"\nmodule = "{lab.module}"\n')
+        hidden = [c for c in lab.checks if not c.public]
+        lines.append(f'[labs.{lab.id}]\ntitle = "{lab.title}"\nmodule = "{lab.module}"\n'
+                     f'hidden_checks = {len(hidden)}\nhidden_points = {sum(c.points for c in hidden):g}\n')
         for check in lab.checks:
             if not check.public:
                 continue
@@ -88,12 +129,16 @@ def build_bundle(course: config.Course, out: Path, root: Path = config.KIT_ROOT)
     (pkg / "checks").mkdir(parents=True)
     for name in BUNDLE_MODULES:
         shutil.copyfile(config.PACKAGE_DIR / name, pkg / name)
-    for name in ["__init__.py", "common.py", "pytest.ini"]:
+    for name in ["__init__.py", "pytest.ini"]:
         shutil.copyfile(config.CHECKS_DIR / name, pkg / "checks" / name)
+    kept = []
     for lab in course.labs.values():
         hidden = {c.id for c in lab.checks if not c.public}
-        source = (config.CHECKS_DIR / f"{lab.id}.py").read_text()
-        (pkg / "checks" / f"{lab.id}.py").write_text(strip_hidden_checks(source, hidden))
+        source = strip_hidden_checks((config.CHECKS_DIR / f"{lab.id}.py").read_text(), hidden)
+        (pkg / "checks" / f"{lab.id}.py").write_text(source)
+        kept.append(source)
+    common = (config.CHECKS_DIR / "common.py").read_text()
+    (pkg / "checks" / "common.py").write_text(keep_used_helpers(common, kept))
     (out / "course.toml").write_text(public_course_toml(course))
     (out / "README.md").write_text(STUDENT_README.format(name=course.name))
     pyproject = (root / "pyproject.toml").read_text()

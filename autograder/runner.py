@@ -129,7 +129,9 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
 
     outcomes: dict[str, CheckOutcome] = {}
     meta: dict = {}
-    env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1")
+    # The subprocess imports this very copy of the package (the kit's, or a student bundle's).
+    pythonpath = os.pathsep.join(p for p in (str(config.KIT_ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=pythonpath)
     if torch_threads:
         env.update(AUTOGRADER_TORCH_THREADS=str(torch_threads), OMP_NUM_THREADS=str(torch_threads))
     with tempfile.TemporaryDirectory(prefix=f"grade-{lab.id}-") as tmp:

@@ -45,7 +45,7 @@ def self_check(course: config.Course, lab_id: str, path: Path, device: str | Non
         table.add_row(check.id, f"{check.points if passed else 0:g}/{check.points:g}",
                       f"[{style}]{outcome.status}[/]", outcome.message)
     console.print(table)
-    hidden = sum(1 for c in lab.checks if not c.public)
+    hidden = lab.hidden_count
     console.print(f"Public checks: {got:g} of {most:g} points on {run.device or 'cpu'}. "
                   f"{hidden} more checks are graded after you submit.")
     if got < most:

@@ -17,7 +17,7 @@ python3 -m autograder data --from "$MNIST_DIR"
 python3 examples/make_class.py "$OUT/class"
 for device in cuda cpu; do
   TIMEFORMAT="grade example class on $device: %R s wall"
-  time python3 -m autograder grade "$OUT/class" --out "$OUT/grades-$device" --device "$device" --no-progress
+  time python3 -m autograder grade "$OUT/class" --out "$OUT/grades-$device" --device "$device" --workers "${WORKERS:-auto}" --no-progress
 done
 python3 - "$OUT" <<'PY'
 import json, sys

@@ -9,17 +9,18 @@ ROWS = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=torch.float32)
 XOR = torch.tensor([[0.0], [1.0], [1.0], [0.0]])
 
 
+def _linear_shapes(hidden, num_layers):
+    """(in, out) of each Linear layer the contract asks for: 2 -> hidden -> ... -> hidden -> 1."""
+    widths = (2, *(hidden,) * (num_layers - 1), 1)
+    return list(zip(widths, widths[1:]))
+
+
 def _expected_layers(hidden, num_layers):
-    sizes = [2] + [hidden] * (num_layers - 1) + [1]
-    layers = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layers += [f"Linear({n_in}->{n_out})", "sigmoid"]
-    return layers
+    return [kind for a, b in _linear_shapes(hidden, num_layers) for kind in (f"Linear({a}->{b})", "sigmoid")]
 
 
 def _expected_params(hidden, num_layers):
-    sizes = [2] + [hidden] * (num_layers - 1) + [1]
-    return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    return sum(a * b + b for a, b in _linear_shapes(hidden, num_layers))
 
 
 def _build(student, hidden, num_layers, defaults=False):

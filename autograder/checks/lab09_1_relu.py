@@ -305,16 +305,17 @@ def test_evaluate_eval_mode_no_grad(student, device):
 # --- MNIST ---------------------------------------------------------------------------------
 
 
-def mnist_model(student, params):
-    """The model the MNIST check trains (and `autograder calibrate` measures): build_mlp()."""
+def mnist_training(student, params):
+    """(model, train_epoch) for the MNIST check and `autograder calibrate`: build_mlp(),
+    trained by the student's train_epoch."""
     model = student.build_mlp()
     assert isinstance(model, nn.Module), f"build_mlp(): expected an nn.Module, found {type(model).__name__}"
-    return model
+    return model, student.train_epoch
 
 
 def test_mnist_accuracy(student, mnist, device, params):
-    model = mnist_model(student, params)
-    acc = train_and_score(model, student.train_epoch, mnist, device, **params)
+    model, train_epoch = mnist_training(student, params)
+    acc = train_and_score(model, train_epoch, mnist, device, **params)
     threshold = params["threshold"]  # calibrated: see docs/calibration.md
     assert acc >= threshold, (
         f"build_mlp() trained for {params['epochs']} epochs with your train_epoch (Adam, lr {params['lr']}, "

@@ -602,18 +602,19 @@ def test_no_torch_nn_init(student, trap):
 # --- MNIST ---------------------------------------------------------------------------------
 
 
-def mnist_model(student, params):
-    """The grader's MLP (784-256-256-10, ReLU) with its Linear weights set by the student's
-    init_linear_layers_ (params["method"]); trained by the grader's own loop."""
+def mnist_training(student, params):
+    """(model, train_epoch) for the MNIST check and `autograder calibrate`: the grader's MLP
+    (784-256-256-10, ReLU) with its Linear weights set by the student's init_linear_layers_
+    (params["method"]), trained by the grader's own loop (this lab has no train_epoch)."""
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
     returned = student.init_linear_layers_(model, params["method"])
     assert returned is model, "init_linear_layers_: expected the model it was given back"
-    return model
+    return model, grader_train_epoch
 
 
 def test_mnist_accuracy(student, mnist, device, params):
-    model = mnist_model(student, params)
-    acc = train_and_score(model, grader_train_epoch, mnist, device, **params)
+    model, train_epoch = mnist_training(student, params)
+    acc = train_and_score(model, train_epoch, mnist, device, **params)
     threshold = params["threshold"]  # calibrated: see docs/calibration.md
     assert acc >= threshold, (
         f"an MLP (784-256-256-10, ReLU) initialised by your init_linear_layers_(model, {params['method']!r}) "
