@@ -226,9 +226,15 @@ def _message(excinfo) -> tuple[str, str]:
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if call.excinfo is None or call.excinfo.errisinstance(pytest.skip.Exception):
+    if call.when == "call" and call.excinfo is None:
+        item.user_properties.append(("ran", True))
+    if call.excinfo is None:
         return
-    status, message = _message(call.excinfo)
+    if call.excinfo.errisinstance(pytest.skip.Exception):
+        # The checks never skip themselves: a skip comes from the student's code.
+        status, message = "failed", "your code skipped the check (pytest.skip); a skipped check earns nothing"
+    else:
+        status, message = _message(call.excinfo)
     if "import_error" in _state and call.when == "setup":
         status, message = "error", f"could not import your module: {_state['import_error']}"
     item.user_properties.append(("failure", (status, message)))
@@ -243,6 +249,8 @@ def pytest_runtest_logreport(report):
     props = dict(report.user_properties)
     failures = [v for k, v in report.user_properties if k == "failure"]
     failure = failures[0] if failures else None  # the first failing phase says what went wrong
+    if failure is None and not props.get("ran"):
+        failure = ("failed", "the check did not run to completion")  # only a finished check passes
     _emit(
         {
             "event": "end",

@@ -35,5 +35,5 @@ def test_course_thresholds_sit_above_a_linear_model():
 
 
 def test_too_few_seeds_are_refused():
-    with pytest.raises(ValueError, match="at least 3 seeds"):
-        calibrate.calibrate(config.load_course(), seeds=2)
+    with pytest.raises(ValueError, match="at least 10 seeds"):
+        calibrate.calibrate(config.load_course(), seeds=9)

@@ -104,3 +104,11 @@ def test_student_exception_names_the_line(course, tmp_path):
     run = grade(course, tmp_path, source)
     msg = run.checks["predict_and_accuracy"].message
     assert "KeyError" in msg and "perceptron.py, line" in msg and "in accuracy" in msg
+
+
+def test_a_skip_raised_by_student_code_earns_nothing(course, tmp_path):
+    source = REFERENCE.replace("def accuracy(model, X, Y):\n",
+                               "def accuracy(model, X, Y):\n    import pytest; pytest.skip('later')\n")
+    run = grade(course, tmp_path, source)
+    assert run.checks["predict_and_accuracy"].status == "failed"
+    assert "skipped the check" in run.checks["predict_and_accuracy"].message
