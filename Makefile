@@ -10,7 +10,6 @@ BIN := $(VENV)/bin
 
 $(BIN)/autograder: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e .
 	touch $@
 

@@ -57,9 +57,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from autograder.mnist import MnistError
+
     try:
         course = config.load_course(args.course)
         return _run(args, course)
+    except MnistError as e:
+        print(f"autograder: {e}", file=sys.stderr)
+        return 1
     except (FileNotFoundError, FileExistsError, KeyError, ValueError) as e:
         print(f"autograder: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
@@ -79,11 +84,7 @@ def _run(args, course: config.Course) -> int:
             print(f"MNIST is already prepared in {cache / mnist.CACHE_FILE} (--force prepares it again)")
             return 0
         source = args.source or (Path(os.environ["MNIST_DIR"]) if os.environ.get("MNIST_DIR") else None)
-        try:
-            path = mnist.prepare(cache, source=source, download=source is None)
-        except mnist.MnistError as e:
-            print(f"autograder data: {e}", file=sys.stderr)
-            return 1
+        path = mnist.prepare(cache, source=source, download=source is None)
         print(f"MNIST verified and cached in {path}")
         return 0
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from autograder import config, results, runner
+from autograder import config, mnist, results, runner
 
 
 @dataclass
@@ -74,6 +74,8 @@ def grade_class(course: config.Course, submissions: Path, out: Path, *, labs: li
         course.lab(lab)  # unknown lab ids fail before any work
     device = resolve_device(device or course.device)
     students = find_students(submissions)
+    if any(check.id == "mnist_accuracy" for lab in labs for check in course.lab(lab).checks):
+        mnist.ensure(course.mnist_cache)  # fail once, up front, rather than in every student's MNIST check
     out.mkdir(parents=True, exist_ok=True)
     kit = kit_fingerprint(course)
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))

@@ -132,3 +132,12 @@ def test_data_refuses_wrong_files(tmp_path):
     assert not (tmp_path / "cache" / mnist.CACHE_FILE).exists()
     missing = autograder("data", "--from", str(tmp_path / "empty"), "--cache", str(tmp_path / "cache"))
     assert missing.returncode == 1 and "neither" in missing.stderr
+
+
+def test_grade_without_mnist_says_how_to_prepare_it(tmp_path):
+    env = dict(os.environ, MNIST_CACHE=str(tmp_path / "empty-cache"))
+    env.pop("MNIST_DIR", None)
+    (tmp_path / "class" / "someone").mkdir(parents=True)
+    result = autograder("grade", str(tmp_path / "class"), "--out", str(tmp_path / "o"), env=env)
+    assert result.returncode == 1
+    assert "autograder data" in result.stderr and "Traceback" not in result.stderr

@@ -112,3 +112,12 @@ def test_a_skip_raised_by_student_code_earns_nothing(course, tmp_path):
     run = grade(course, tmp_path, source)
     assert run.checks["predict_and_accuracy"].status == "failed"
     assert "skipped the check" in run.checks["predict_and_accuracy"].message
+
+
+def test_segfault_in_a_check_costs_only_that_check(course, tmp_path):
+    source = REFERENCE.replace("def accuracy(model, X, Y):\n",
+                               "def accuracy(model, X, Y):\n    import ctypes; ctypes.string_at(0)\n")
+    run = grade(course, tmp_path, source)
+    assert run.checks["predict_and_accuracy"].status == "error"
+    assert "SIGSEGV" in run.checks["predict_and_accuracy"].message
+    assert run.checks["and_or_learned"].status == "passed"
