@@ -54,6 +54,17 @@ def _read_report(path: Path) -> list[dict]:
     return events
 
 
+def _unfinished(events: list[dict]) -> dict | None:
+    """The start event of the check that began and has not ended, if any."""
+    running = None
+    for event in events:
+        if event["event"] == "start":
+            running = event
+        elif event["event"] == "end":
+            running = None
+    return running
+
+
 def _pytest_command(lab: config.Lab, workdir: Path, report: Path, course: config.Course,
                     only: list[str], device: str | None) -> list[str]:
     cmd = [
@@ -80,12 +91,7 @@ def _run_once(cmd: list[str], cwd: Path, env: dict, report: Path, lab: config.La
         while proc.poll() is None:
             time.sleep(0.1)
             events = _read_report(report)
-            last_start = None
-            for event in events:
-                if event["event"] == "start":
-                    last_start = event
-                elif event["event"] == "end":
-                    last_start = None
+            last_start = _unfinished(events)
             if not events and time.monotonic() - started > STARTUP_S:
                 killed_for = "<startup>"
             elif last_start is not None:
@@ -148,16 +154,13 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
                 cmd = _pytest_command(lab, workdir, report, course, remaining, device)
                 code, killed_for = _run_once(cmd, workdir, env, report, lab, log)
                 events = _read_report(report)
-                running = None
                 for event in events:
                     if event["event"] == "session":
                         meta = event
-                    elif event["event"] == "start":
-                        running = event["check"]
                     elif event["event"] == "end":
-                        running = None
                         outcomes[event["check"]] = CheckOutcome(
                             event["check"], event["status"], event["message"], event.get("seed"))
+                running = (_unfinished(events) or {}).get("check")
                 remaining = [c for c in remaining if c not in outcomes]
                 if not remaining:
                     break
