@@ -66,6 +66,21 @@ def tensor_like(value, what: str, shape=None, dtype=None) -> torch.Tensor:
     return value.as_subclass(torch.Tensor) if type(value) is not torch.Tensor else value
 
 
+def expect_value_error(call: str, fn, why: str = "") -> None:
+    """Assert that fn() raises ValueError; any other exception is the wrong one, and
+    NotImplementedError passes through so that a stub reads 'not implemented yet'."""
+    reason = f" ({why})" if why else ""
+    try:
+        result = fn()
+    except ValueError:
+        return
+    except NotImplementedError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any other exception is the wrong one
+        raise AssertionError(f"{call}: expected ValueError{reason}, found {type(e).__name__}: {e}") from None
+    raise AssertionError(f"{call}: expected ValueError{reason}, none was raised (it returned {type(result).__name__})")
+
+
 def python_float(value, what: str) -> float:
     """Assert `value` is a real number (float, int or 0-d tensor is not allowed); return it."""
     assert isinstance(value, (float, int)) and not isinstance(value, bool), (

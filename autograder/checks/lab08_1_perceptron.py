@@ -2,7 +2,8 @@
 import torch
 from torch import nn
 
-from autograder.checks.common import GradProbe, allclose, max_abs_diff, python_float, reference_sgd_bce, tensor_like
+from autograder.checks.common import (
+    GradProbe, allclose, expect_value_error, max_abs_diff, python_float, reference_sgd_bce, tensor_like)
 
 ROWS = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=torch.float32)
 TRUTH = {
@@ -38,12 +39,7 @@ def test_logic_gate_data_values(student):
         assert Y.flatten().tolist() == truth, (
             f"logic_gate_data({gate!r}): Y should be {truth} for the rows [[0,0],[0,1],[1,0],[1,1]], "
             f"found {Y.flatten().tolist()}")
-    try:
-        student.logic_gate_data("maybe")
-    except ValueError:
-        pass
-    else:
-        raise AssertionError("logic_gate_data('maybe'): expected ValueError for an unknown gate, none was raised")
+    expect_value_error("logic_gate_data('maybe')", lambda: student.logic_gate_data("maybe"), "an unknown gate")
 
 
 def test_perceptron_structure(student):

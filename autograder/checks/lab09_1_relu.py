@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from autograder.checks.common import (
-    allclose, describe_layers, python_float, tensor_like, train_and_score)
+    allclose, describe_layers, expect_value_error, python_float, tensor_like, train_and_score)
 
 OPTIMIZERS = {
     "sgd": torch.optim.SGD, "adadelta": torch.optim.Adadelta, "adagrad": torch.optim.Adagrad,
@@ -33,16 +33,6 @@ def _build(student, hidden_sizes, activation, in_features, num_classes):
     return model, call
 
 
-def _expect_value_error(call, fn):
-    try:
-        fn()
-    except ValueError:
-        return
-    except NotImplementedError:
-        raise
-    except Exception as e:  # noqa: BLE001 - any other exception is the wrong one
-        raise AssertionError(f"{call}: expected ValueError, found {type(e).__name__}: {e}") from None
-    raise AssertionError(f"{call}: expected ValueError, none was raised")
 
 
 class _Probe(nn.Module):
@@ -88,7 +78,7 @@ def test_build_mlp_activations(student):
 
 def test_build_mlp_unknown_activation(student):
     for name in ("gelu", "softmax", "elu"):
-        _expect_value_error(f"build_mlp((8,), {name!r})", lambda: student.build_mlp((8,), name))
+        expect_value_error(f"build_mlp((8,), {name!r})", lambda: student.build_mlp((8,), name))
 
 
 # --- make_optimizer ------------------------------------------------------------------------
@@ -114,7 +104,7 @@ def test_make_optimizer_classes(student):
 
 def test_make_optimizer_unknown_name(student):
     for name in ("adamw", "lbfgs", "momentum"):
-        _expect_value_error(f"make_optimizer({name!r}, params, lr=0.01)",
+        expect_value_error(f"make_optimizer({name!r}, params, lr=0.01)",
                             lambda: student.make_optimizer(name, nn.Linear(3, 2).parameters(), 0.01))
 
 

@@ -5,7 +5,7 @@ from torch import nn
 from torch.nn.modules.dropout import _DropoutNd
 
 from autograder.checks.common import (
-    FALSE_FAIL, allclose, assert_evaluate_counts_all_samples, assert_evaluate_sets_eval_mode,
+    FALSE_FAIL, allclose, expect_value_error, assert_evaluate_counts_all_samples, assert_evaluate_sets_eval_mode,
     assert_train_epoch_matches_sgd, assert_train_epoch_sets_train_mode, hoeffding_t, layer_kind,
     max_abs_diff, tensor_like, train_and_score,
 )
@@ -146,11 +146,7 @@ def test_dropout_eval_identity(student, device):
 
 def test_dropout_invalid_p(student):
     for p in (-0.1, 1.5, 2):
-        try:
-            student.Dropout(p)
-        except ValueError:
-            continue
-        raise AssertionError(f"Dropout({p}): expected ValueError (p must lie in [0, 1]), none was raised")
+        expect_value_error(f"Dropout({p})", lambda: student.Dropout(p), "p must lie in [0, 1]")
     for p in (0, 0.3, 1):
         d = student.Dropout(p)
         assert getattr(d, "p", None) == p, f"Dropout({p}): expected attribute p == {p}, found {getattr(d, 'p', None)!r}"
