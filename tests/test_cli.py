@@ -141,3 +141,29 @@ def test_grade_without_mnist_says_how_to_prepare_it(tmp_path):
     result = autograder("grade", str(tmp_path / "class"), "--out", str(tmp_path / "o"), env=env)
     assert result.returncode == 1
     assert "autograder data" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_killed_run_resumes_without_losing_or_doubling_rows(graded_class, tmp_path):
+    tmp, reference_out, _ = graded_class
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "autograder", "grade", str(tmp / "class"), "--out", str(out),
+           "--labs", "lab08_1_perceptron", "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    import signal
+    import time
+
+    deadline = time.monotonic() + 300
+    while not list(out.glob("*/results.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the grader and its workers die mid-class
+    proc.wait()
+    finished_before = len(list(out.glob("*/results.json")))
+    assert 1 <= finished_before < 3, "the kill should land between students"
+    result = autograder(*cmd[3:])
+    assert result.returncode == 0, result.stderr
+    assert f"{finished_before} unchanged and kept" in result.stdout
+    grades = read_grades(out)
+    assert len(grades) == 3
+    expected = {k: v for k, v in read_grades(reference_out).items() if k[1] == "lab08_1_perceptron"}
+    assert grades == expected, "same grades as an uninterrupted run"
