@@ -149,7 +149,9 @@ def student(trap):
     lab: kitconfig.Lab = _state["lab"]
     path = _state["submission"] / f"{lab.module}.py"
     try:
-        return import_module(path, f"student_{lab.module}")
+        module = import_module(path, f"student_{lab.module}")
+        trap.disarm_reexports(module)
+        return module
     except pytest.fail.Exception as e:  # pytest-timeout fired during the import
         _state["import_error"] = (f"importing {path.name} did not finish in time ({e}); "
                                   "is there an endless loop or long work at module level?")

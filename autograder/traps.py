@@ -9,6 +9,7 @@ student code still runs torch's own default initialization, and that is allowed.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -69,6 +70,36 @@ class Trap:
             self._saved.append((module, attr, original))
             setattr(module, attr, self._wrap(qualname, original))
         return self
+
+    def disarm_reexports(self, module) -> list[str]:
+        """Replace names in the student's `module` that are a trapped torch function itself
+        (or a functools.partial of one): the grader would call those directly, with no
+        student frame on the stack. The replacement raises like the trap. Returns the names."""
+        trapped = {}
+        for owner, attr, original in self._saved:
+            qualname = f"{owner.__name__}.{attr}"
+            trapped[id(original)] = qualname
+            trapped[id(getattr(owner, attr))] = qualname
+        replaced = []
+        for name, value in list(vars(module).items()):
+            target = value.func if isinstance(value, functools.partial) else value
+            qualname = trapped.get(id(target))
+            if qualname is None:
+                continue
+            setattr(module, name, self._reexport_stub(name, qualname))
+            replaced.append(name)
+        return replaced
+
+    def _reexport_stub(self, name: str, qualname: str):
+        trap = self
+
+        def reexported(*args, **kwargs):
+            trap.violations.append(qualname)
+            raise ForbiddenFunctionError(
+                f"{name} is torch's {qualname}, not your own code: this lab asks you to write it yourself")
+
+        reexported.__name__ = name
+        return reexported
 
     def uninstall(self) -> None:
         for module, attr, original in reversed(self._saved):

@@ -56,3 +56,15 @@ def test_uninstall_restores_torch(tmp_path):
     assert nn.init.xavier_uniform_ is not original
     t.uninstall()
     assert nn.init.xavier_uniform_ is original
+
+
+def test_reexported_torch_functions_are_disarmed(trap, tmp_path):
+    mod = load(tmp_path, "import functools, torch\nfrom torch.nn.init import xavier_uniform_\n"
+                         "kaiming = torch.nn.init.kaiming_uniform_\n"
+                         "partial_init = functools.partial(torch.nn.init.xavier_uniform_, gain=2.0)\n"
+                         "def own(w): return w\n", "m4")
+    assert sorted(trap.disarm_reexports(mod)) == ["kaiming", "partial_init", "xavier_uniform_"]
+    with pytest.raises(ForbiddenFunctionError, match="is torch's torch.nn.init.xavier_uniform_"):
+        mod.xavier_uniform_(torch.empty(3, 4))  # called by the grader: no student frame
+    assert trap.violations == ["torch.nn.init.xavier_uniform_"]
+    assert mod.own(1) == 1
