@@ -39,7 +39,6 @@ class LabRun:
     device: str = ""
     torch: str = ""
     seconds: float = 0.0
-    log_tail: str = ""
 
 
 def _read_report(path: Path) -> list[dict]:
@@ -80,10 +79,10 @@ def _pytest_command(lab: config.Lab, workdir: Path, report: Path, course: config
     return cmd
 
 
-def _run_once(cmd: list[str], cwd: Path, env: dict, report: Path, lab: config.Lab,
-              log) -> tuple[int | None, str | None]:
-    """Run until exit or watchdog kill; return (returncode, id of the check killed for time)."""
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+def _run_once(cmd: list[str], cwd: Path, env: dict, report: Path, lab: config.Lab) -> tuple[int | None, str | None]:
+    """Run until exit or watchdog kill; return (returncode, id of the check killed for time).
+    Results come through the report; the console output (the student's prints) is dropped."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     started = time.monotonic()
     killed_for = None
@@ -146,40 +145,37 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
         # The student's code runs on a copy: whatever it writes stays out of the class folder.
         shutil.copytree(lab_dir, workdir, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
         report = tmp / "report.jsonl"
-        log_path = tmp / "pytest.log"
         remaining = list(wanted)
-        with open(log_path, "wb") as log:
-            while remaining:
-                report.unlink(missing_ok=True)
-                cmd = _pytest_command(lab, workdir, report, course, remaining, device)
-                code, killed_for = _run_once(cmd, workdir, env, report, lab, log)
-                events = _read_report(report)
-                for event in events:
-                    if event["event"] == "session":
-                        meta = event
-                    elif event["event"] == "end":
-                        outcomes[event["check"]] = CheckOutcome(
-                            event["check"], event["status"], event["message"], event.get("seed"))
-                running = (_unfinished(events) or {}).get("check")
-                remaining = [c for c in remaining if c not in outcomes]
-                if not remaining:
-                    break
-                if running is None:  # died outside any check: nothing more can be learned
-                    why = "timed out while starting" if killed_for else f"stopped ({_exit_text(code)})"
-                    for c in remaining:
-                        outcomes[c] = CheckOutcome(c, "error", f"the grading process {why} before this check ran")
-                    break
-                if killed_for == running:
-                    timeout = lab.check(running).timeout_s
-                    outcomes[running] = CheckOutcome(
-                        running, "timeout", f"timed out after {timeout:.0f} s and was stopped "
-                        "(an endless loop, or far too slow?)")
-                else:
-                    outcomes[running] = CheckOutcome(
-                        running, "error", f"the grading process died during this check "
-                        f"({_exit_text(code)}): os._exit, a crash, or running out of memory")
-                remaining = [c for c in remaining if c != running]
-        log_tail = log_path.read_text(errors="replace")[-4000:]
+        while remaining:
+            report.unlink(missing_ok=True)
+            cmd = _pytest_command(lab, workdir, report, course, remaining, device)
+            code, killed_for = _run_once(cmd, workdir, env, report, lab)
+            events = _read_report(report)
+            for event in events:
+                if event["event"] == "session":
+                    meta = event
+                elif event["event"] == "end":
+                    outcomes[event["check"]] = CheckOutcome(
+                        event["check"], event["status"], event["message"], event.get("seed"))
+            running = (_unfinished(events) or {}).get("check")
+            remaining = [c for c in remaining if c not in outcomes]
+            if not remaining:
+                break
+            if running is None:  # died outside any check: nothing more can be learned
+                why = "timed out while starting" if killed_for else f"stopped ({_exit_text(code)})"
+                for c in remaining:
+                    outcomes[c] = CheckOutcome(c, "error", f"the grading process {why} before this check ran")
+                break
+            if killed_for == running:
+                timeout = lab.check(running).timeout_s
+                outcomes[running] = CheckOutcome(
+                    running, "timeout", f"timed out after {timeout:.0f} s and was stopped "
+                    "(an endless loop, or far too slow?)")
+            else:
+                outcomes[running] = CheckOutcome(
+                    running, "error", f"the grading process died during this check "
+                    f"({_exit_text(code)}): os._exit, a crash, or running out of memory")
+            remaining = [c for c in remaining if c != running]
 
     statuses = {o.status for o in outcomes.values()}
     if any("could not import your module" in o.message for o in outcomes.values()):
@@ -191,4 +187,4 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
     else:
         status = "graded"
     return LabRun(lab.id, status, {c: outcomes[c] for c in wanted}, meta.get("device", ""),
-                  meta.get("torch", ""), time.monotonic() - t0, log_tail)
+                  meta.get("torch", ""), time.monotonic() - t0)
