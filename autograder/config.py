@@ -1,11 +1,14 @@
 """course.toml: the one place for points, visibility, thresholds, budgets and settings."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from autograder.sandbox import Limits
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -66,6 +69,7 @@ class Course:
     mnist_cache: Path
     path: Path
     raw: dict[str, Any]
+    limits: Limits = Limits()
 
     def lab(self, lab_id: str) -> Lab:
         try:
@@ -107,6 +111,11 @@ def load_course(path: str | Path | None = None) -> Course:
             id=lab_id, title=table.get("title", lab_id), module=table["module"], checks=tuple(checks),
             hidden_elsewhere=int(table.get("hidden_checks", 0)),
         )
+    sandbox = raw.get("sandbox", {})
+    unknown = set(sandbox) - {f.name for f in dataclasses.fields(Limits)}
+    if unknown:
+        raise ValueError(f"{path}: [sandbox] has unknown keys {sorted(unknown)}; "
+                         f"the limits are {[f.name for f in dataclasses.fields(Limits)]}")
     cache = os.environ.get("MNIST_CACHE") or raw.get("data", {}).get("cache_dir", "~/.cache/dnn-grading-kit")
     return Course(
         name=course.get("name", "course"),
@@ -117,4 +126,5 @@ def load_course(path: str | Path | None = None) -> Course:
         mnist_cache=Path(cache).expanduser(),
         path=path.resolve(),
         raw=raw,
+        limits=Limits(**{k: int(v) for k, v in sandbox.items()}),
     )

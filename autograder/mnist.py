@@ -23,6 +23,9 @@ SHA256 = {
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
 CACHE_FILE = "mnist-tensors.pt"
+# What grading workers get: everything but the test labels, which only the grader holds.
+INPUTS_FILE = "mnist-inputs.pt"
+INPUT_KEYS = ("train_images", "train_labels", "test_images")
 
 
 class MnistError(RuntimeError):
@@ -90,16 +93,26 @@ def prepare(cache_dir: Path, source: Path | None = None, download: bool = False)
             "test_images": test.data.clone(),
             "test_labels": test.targets.clone(),
         }
+        _save_inputs(tensors, cache_dir)
         tmp_file = root / CACHE_FILE
         torch.save(tensors, tmp_file)
         os.replace(tmp_file, cache_dir / CACHE_FILE)  # atomic: a half-written cache never exists
     return cache_dir / CACHE_FILE
 
 
+def _save_inputs(tensors: dict[str, torch.Tensor], cache_dir: Path) -> Path:
+    with tempfile.NamedTemporaryFile(dir=cache_dir, delete=False) as f:
+        torch.save({k: tensors[k] for k in INPUT_KEYS}, f)
+    os.replace(f.name, cache_dir / INPUTS_FILE)
+    return cache_dir / INPUTS_FILE
+
+
 def ensure(cache_dir: Path) -> Path:
     """The cache file, prepared from $MNIST_DIR on first use when that is set."""
     cache = cache_dir / CACHE_FILE
     if cache.is_file():
+        if not (cache_dir / INPUTS_FILE).is_file():  # a cache from before the split
+            _save_inputs(torch.load(cache, weights_only=True), cache_dir)
         return cache
     if os.environ.get("MNIST_DIR"):
         return prepare(cache_dir, source=Path(os.environ["MNIST_DIR"]))
@@ -113,6 +126,24 @@ def load(cache_dir: Path, device: str | torch.device = "cpu") -> dict[str, torch
     """Cached tensors on `device`: images uint8 (N, 28, 28), labels int64 (N,)."""
     tensors = torch.load(ensure(cache_dir), weights_only=True)
     return {k: v.to(device) for k, v in tensors.items()}
+
+
+def inputs_file(cache_dir: Path) -> Path:
+    """The workers' file (no test labels), prepared when missing."""
+    ensure(cache_dir)
+    return cache_dir / INPUTS_FILE
+
+
+def load_inputs(path: Path) -> dict[str, torch.Tensor]:
+    """The workers' tensors, as stored (CPU, uint8 images): no computation, so that the
+    zygote that loads them can still fork safely."""
+    tensors = torch.load(path, weights_only=True)
+    return {k: tensors[k] for k in INPUT_KEYS}
+
+
+def load_test_labels(cache_dir: Path) -> torch.Tensor:
+    """The test labels, for the grader alone."""
+    return torch.load(ensure(cache_dir), weights_only=True)["test_labels"]
 
 
 @dataclass

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import config as kitconfig, seeding
-from autograder.student import StudentImportError, describe, import_module, student_frame
-from autograder.traps import ForbiddenFunctionError, Trap
+from autograder import config as kitconfig, mnist as mnist_data, remote, seeding
 
 _state: dict = {}
 
@@ -60,16 +58,22 @@ def pytest_configure(config):
 
     course = kitconfig.load_course(opt.course)
     lab = course.lab(opt.lab)
-    threads = os.environ.get("AUTOGRADER_TORCH_THREADS")
-    if threads:
-        torch.set_num_threads(int(threads))
+    threads = int(os.environ.get("AUTOGRADER_TORCH_THREADS") or torch.get_num_threads())
+    torch.set_num_threads(threads)
+    hidden = [Path(p) for p in os.environ.get("AUTOGRADER_HIDE", "").split(os.pathsep) if p]
     _state.update(
         course=course,
         lab=lab,
         submission=Path(opt.submission).resolve(),
         device=_resolve_device(opt.device, course),
         report=open(opt.report, "a", encoding="utf-8") if opt.report else None,
+        threads=threads,
+        hidden=remote.hidden_paths(hidden),
     )
+    # Started now, so that it imports torch while pytest collects the checks.
+    shared = os.environ.get("AUTOGRADER_ZYGOTE")
+    _state["zygote"] = (remote.Zygote.attach(Path(shared)) if shared
+                        else remote.Zygote.start(_mnist_inputs(course, lab)))
     _emit(
         {
             "event": "session",
@@ -81,7 +85,20 @@ def pytest_configure(config):
     )
 
 
+def _mnist_inputs(course: kitconfig.Course, lab: kitconfig.Lab) -> Path | None:
+    """The workers' MNIST file when this lab trains on MNIST and it is prepared."""
+    if not any(c.id == "mnist_accuracy" for c in lab.checks):
+        return None
+    try:
+        return mnist_data.inputs_file(course.mnist_cache)
+    except mnist_data.MnistError:
+        return None  # the MNIST check reports it; the other checks need no MNIST
+
+
 def pytest_unconfigure(config):
+    z = _state.pop("zygote", None)
+    if z is not None:
+        z.close()
     out = _state.pop("report", None)
     if out is not None:
         out.close()
@@ -106,7 +123,8 @@ def pytest_collection_modifyitems(config, items):
             continue
         wanted = (not only or cid in only) and (check.public or not config.option.public_only)
         if wanted:
-            item.add_marker(pytest.mark.timeout(check.timeout_s))
+            # A backstop only: the worker's own deadline (remote.py) stops the check first.
+            item.add_marker(pytest.mark.timeout(check.timeout_s + _state["course"].import_timeout_s + 30))
             item.user_properties.append(("check", check))
             keep.append(item)
         else:
@@ -130,35 +148,67 @@ def course() -> kitconfig.Course:
 
 @pytest.fixture(scope="session")
 def device() -> str:
-    """The device the checks run on: CUDA when course.toml says auto and a GPU is there."""
+    """The device the student's code runs on: CUDA when course.toml says auto and a GPU is there.
+    The checks' own references are computed on the CPU."""
     return _state["device"]
 
 
-@pytest.fixture(scope="module")
-def trap(request) -> Trap:
-    """Forbidden torch functions of this lab (the check module's FORBIDDEN), trapped."""
-    forbidden = getattr(request.module, "FORBIDDEN", [])
-    t = Trap(_state["submission"]).install(list(forbidden))
-    yield t
-    t.uninstall()
+@pytest.fixture(scope="session")
+def zygote():
+    """The process that forks a confined worker for every check (remote.py, zygote.py)."""
+    z = _state.get("zygote")
+    if z is None:
+        raise RuntimeError("the grading zygote was not started (no --lab given?)")
+    return z
 
 
-@pytest.fixture(scope="module")
-def student(trap):
-    """The student's module for this lab, imported once, after the traps are set."""
+class Student:
+    """The student's module, on the far side of the boundary: `probe(name, **args)` runs
+    probes/<lab>.py's probe_<name> in the confined worker and returns its plain result."""
+
+    def __init__(self, worker: remote.Worker, seed: int):
+        self._worker, self._seed, self._calls = worker, seed, 0
+
+    def probe(self, name: str, **args):
+        self._calls += 1
+        return self._worker.probe(name, seeding.derive_seed(self._seed, "probe", str(self._calls)), **args)
+
+
+@pytest.fixture
+def student(request, zygote, _seeded):
+    """A fresh confined worker holding the student's module, for this check alone."""
     lab: kitconfig.Lab = _state["lab"]
-    path = _state["submission"] / f"{lab.module}.py"
+    if "import_error" in _state:  # the first check found the module broken: say so at once
+        raise remote.ImportFailed(_state["import_error"])
+    check = dict(request.node.user_properties)["check"]
+    course: kitconfig.Course = _state["course"]
+    spec = remote.spec_for(lab, _state["submission"], _state["device"],
+                           forbidden=list(getattr(request.module, "FORBIDDEN", [])),
+                           threads=_state["threads"], limits=course.limits, hidden=_state["hidden"])
+    worker = zygote.connect(spec)
     try:
-        module = import_module(path, f"student_{lab.module}")
-        trap.disarm_reexports(module)
-        return module
-    except pytest.fail.Exception as e:  # pytest-timeout fired during the import
-        _state["import_error"] = (f"importing {path.name} did not finish in time ({e}); "
-                                  "is there an endless loop or long work at module level?")
-        raise StudentImportError(_state["import_error"]) from None
-    except StudentImportError as e:
-        _state["import_error"] = str(e)
-        raise
+        _note_confinement(worker.confinement)
+        worker.deadline = time.monotonic() + course.import_timeout_s
+        try:
+            worker.probe("__import__", 0)
+        except remote.WorkerTimeout:
+            _state["import_error"] = (f"importing {lab.module}.py did not finish in {course.import_timeout_s:.0f} s; "
+                                      "is there an endless loop or long work at module level?")
+            raise remote.ImportFailed(_state["import_error"]) from None
+        except remote.ImportFailed as e:
+            _state["import_error"] = str(e)
+            raise
+        worker.deadline = time.monotonic() + check.timeout_s
+        _state["timeout_s"] = check.timeout_s
+        yield Student(worker, _seeded)
+    finally:
+        worker.close()
+
+
+def _note_confinement(confinement: dict) -> None:
+    if "confinement" not in _state:
+        _state["confinement"] = confinement
+        _emit({"event": "sandbox", **confinement})
 
 
 @pytest.fixture
@@ -169,35 +219,21 @@ def params(request) -> dict:
 
 
 @pytest.fixture(scope="session")
-def mnist(device):
-    """MNIST tensors on the grading device (uint8 images, int64 labels)."""
+def test_labels():
+    """The MNIST test labels: held by the grader alone, to score the worker's predictions."""
     from autograder import mnist as mnist_data
 
-    return mnist_data.load(_state["course"].mnist_cache, device)
+    return mnist_data.load_test_labels(_state["course"].mnist_cache)
 
 
 @pytest.fixture(autouse=True)
 def _seeded(request):
-    """Seed python, numpy and torch (CUDA included) from the course seed and the check id."""
+    """Seed python, numpy and torch from the course seed and the check id; the same seed
+    (one per probe call) goes to the worker."""
     seed = seeding.derive_seed(_state["course"].seed, _state["lab"].id, _check_id(request.node))
     seeding.seed_everything(seed)
     request.node.user_properties.append(("seed", seed))
-    yield
-
-
-@pytest.fixture(autouse=True)
-def _no_forbidden_calls(request):
-    """Fail any check during which the student's code called a forbidden function."""
-    if "trap" not in request.fixturenames:
-        yield
-        return
-    t = request.getfixturevalue("trap")
-    before = len(t.violations)
-    yield
-    if len(t.violations) > before:
-        raise ForbiddenFunctionError(
-            f"your code called {t.violations[before]}, which this lab asks you to write yourself"
-        )
+    return seed
 
 
 # --- reporting -----------------------------------------------------------------------------
@@ -206,24 +242,34 @@ def _no_forbidden_calls(request):
 def _message(excinfo) -> tuple[str, str]:
     """(status, message) for a failed phase, in the student's terms, without check source."""
     exc = excinfo.value
-    if isinstance(exc, StudentImportError):
+    if isinstance(exc, remote.ImportFailed):
         return "error", f"could not import your module: {exc}"
-    if type(exc).__name__ == "MnistError":  # the grading machine's set-up, not the student's code
+    if isinstance(exc, mnist_data.MnistError):  # the grading machine's set-up, not the student's code
         return "error", f"MNIST is not available for this check: {exc}"
-    if isinstance(exc, pytest.fail.Exception) and str(exc).startswith("Timeout"):
-        return "timeout", f"timed out: {str(exc).split(' from ')[0]} (an endless loop, or far too slow?)"
-    if isinstance(exc, (AssertionError, ForbiddenFunctionError)):
+    if isinstance(exc, remote.WorkerTimeout) or (
+            isinstance(exc, pytest.fail.Exception) and str(exc).startswith("Timeout")):
+        limit = _state.get("timeout_s")
+        return "timeout", (f"timed out after {limit:.0f} s and was stopped" if limit else "timed out") + (
+            " (an endless loop, or far too slow?)")
+    if isinstance(exc, remote.OutOfMemory):
+        mb = _state["course"].limits.memory_mb
+        return "oom", (f"your code ran out of memory (the limit is {mb} MiB, or the GPU's share): {exc}; "
+                       "look for tensors that grow every step or batches far larger than asked")
+    if isinstance(exc, remote.WorkerDied):
+        return "error", (f"the process running your code ended during this check ({exc}): "
+                         "os._exit, sys.exit in a thread, a crash, or a signal")
+    if isinstance(exc, AssertionError):
         return "failed", str(exc) or "check failed"
-    if isinstance(exc, NotImplementedError):
-        hint = f": {exc}" if str(exc) else ""
-        return "failed", f"not implemented yet{hint}"
-    if isinstance(exc, SystemExit):
-        return "failed", f"your code called sys.exit({exc.code!r}) during the check"
-    if student_frame(exc.__traceback__, _state["submission"]) is None:
-        # Raised in the check itself, usually on something of the wrong kind that the
-        # student's code returned; the check's source stays hidden.
-        return "failed", f"the check could not use what your code returned ({type(exc).__name__}: {exc})"
-    return "failed", f"your code raised {describe(exc, _state['submission'])}"
+    if isinstance(exc, remote.StudentError):
+        if exc.is_a("NotImplementedError"):
+            return "failed", "not implemented yet" + (f": {exc.message}" if exc.message else "")
+        if exc.is_a("SystemExit"):
+            return "failed", f"your code called sys.exit({exc.message or 'None'}) during the check"
+        if not exc.student:  # raised in the probe, on something of the wrong kind the student's code returned
+            return "failed", f"the check could not use what your code returned ({exc.type}: {exc.message})"
+        return "failed", f"your code raised {exc.describe()}"
+    # The check itself choked on what the worker sent back (a value of the wrong kind).
+    return "failed", f"the check could not use what your code returned ({type(exc).__name__}: {exc})"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -239,7 +285,7 @@ def pytest_runtest_makereport(item, call):
         status, message = "failed", "your code skipped the check (pytest.skip); a skipped check earns nothing"
     else:
         status, message = _message(call.excinfo)
-    if "import_error" in _state and call.when == "setup":
+    if "import_error" in _state and call.when == "setup" and status != "timeout":
         status, message = "error", f"could not import your module: {_state['import_error']}"
     item.user_properties.append(("failure", (status, message)))
     if call.when == "teardown":  # this report copied the item's properties before the failure

@@ -26,7 +26,7 @@ STARTUP_S = 120.0  # interpreter, torch and check-module import, before the firs
 @dataclass
 class CheckOutcome:
     id: str
-    status: str  # passed, failed, error, timeout
+    status: str  # passed, failed, error, timeout, oom
     message: str = ""
     seed: int | None = None
 
@@ -39,6 +39,7 @@ class LabRun:
     device: str = ""
     torch: str = ""
     seconds: float = 0.0
+    sandbox: dict = field(default_factory=dict)  # how the workers were confined (sandbox.Confinement)
 
 
 def _read_report(path: Path) -> list[dict]:
@@ -134,6 +135,7 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
 
     outcomes: dict[str, CheckOutcome] = {}
     meta: dict = {}
+    sandbox: dict = {}
     # The subprocess imports this very copy of the package (the kit's, or a student bundle's).
     pythonpath = os.pathsep.join(p for p in (str(config.KIT_ROOT), os.environ.get("PYTHONPATH")) if p)
     env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=pythonpath)
@@ -154,6 +156,8 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
             for event in events:
                 if event["event"] == "session":
                     meta = event
+                elif event["event"] == "sandbox":
+                    sandbox = {k: v for k, v in event.items() if k not in ("event", "uid")}
                 elif event["event"] == "end":
                     outcomes[event["check"]] = CheckOutcome(
                         event["check"], event["status"], event["message"], event.get("seed"))
@@ -182,9 +186,11 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
         status = "error"
     elif "timeout" in statuses:
         status = "timeout"
+    elif "oom" in statuses:
+        status = "oom"
     elif "error" in statuses:
         status = "error"
     else:
         status = "graded"
     return LabRun(lab.id, status, {c: outcomes[c] for c in wanted}, meta.get("device", ""),
-                  meta.get("torch", ""), time.monotonic() - t0)
+                  meta.get("torch", ""), time.monotonic() - t0, sandbox)

@@ -1,16 +1,21 @@
-"""What the lab checks share: statistical bounds, calling student code, the grader's own
-evaluation and training budget, and structure descriptions.
+"""What the lab checks share: statistical bounds, judging the plain data that probes send
+back, structure descriptions, the grader's reference training, and the judges of the
+train/evaluate contract and of MNIST.
 
+The checks run on the grader's side of the boundary and never touch the student's code:
+`student.probe(name, **inputs)` runs probes/<lab>.py in the confined worker and returns
+plain data, and every expected value is computed here, from the inputs the check chose.
 Every stochastic check is built to fail a correct implementation with probability at most
 FALSE_FAIL; the bounds below turn that into tolerances for a given sample size.
 """
 from __future__ import annotations
 
-import copy
 import math
 
 import torch
 from torch import nn
+
+from autograder.wire import Opaque
 
 FALSE_FAIL = 1e-6  # largest allowed probability that a correct solution fails one check
 
@@ -51,40 +56,40 @@ def normal_cdf(std: float):
     return lambda x: 0.5 * (1.0 + torch.erf(x / (std * math.sqrt(2.0))))
 
 
-# --- calling student code ------------------------------------------------------------------
+# --- judging what came back ----------------------------------------------------------------
+
+
+def kind(value) -> str:
+    """The type name of a returned value, as the student would write it."""
+    return value.type if isinstance(value, Opaque) else type(value).__name__
 
 
 def tensor_like(value, what: str, shape=None, dtype=None) -> torch.Tensor:
-    """Assert `value` is a plain torch.Tensor of the expected shape and dtype; return it."""
-    assert isinstance(value, torch.Tensor), f"{what}: expected a torch.Tensor, found {type(value).__name__}"
+    """Assert `value` is a tensor of the expected shape and dtype; return it."""
+    assert isinstance(value, torch.Tensor), f"{what}: expected a torch.Tensor, found {kind(value)}"
     if shape is not None:
         assert tuple(value.shape) == tuple(shape), (
             f"{what}: expected shape {tuple(shape)}, found {tuple(value.shape)}")
     if dtype is not None:
         assert value.dtype == dtype, f"{what}: expected dtype {dtype}, found {value.dtype}"
-    # Read values through a plain tensor: a subclass cannot lie about them afterwards.
-    return value.as_subclass(torch.Tensor) if type(value) is not torch.Tensor else value
+    return value
 
 
-def expect_value_error(call: str, fn, why: str = "") -> None:
-    """Assert that fn() raises ValueError; any other exception is the wrong one, and
-    NotImplementedError passes through so that a stub reads 'not implemented yet'."""
+def expect_value_error(call: str, result: dict, why: str = "") -> None:
+    """Judge probes.common.outcome(): the call must have raised ValueError (or a subclass)."""
     reason = f" ({why})" if why else ""
-    try:
-        result = fn()
-    except ValueError:
-        return
-    except NotImplementedError:
-        raise
-    except Exception as e:  # noqa: BLE001 - any other exception is the wrong one
-        raise AssertionError(f"{call}: expected ValueError{reason}, found {type(e).__name__}: {e}") from None
-    raise AssertionError(f"{call}: expected ValueError{reason}, none was raised (it returned {type(result).__name__})")
+    if "raised" in result:
+        if "ValueError" in (result["raised"], result.get("builtin")):
+            return
+        raise AssertionError(
+            f"{call}: expected ValueError{reason}, found {result['raised']}: {result.get('message', '')}")
+    raise AssertionError(f"{call}: expected ValueError{reason}, none was raised (it returned {result.get('returned')})")
 
 
 def python_float(value, what: str) -> float:
     """Assert `value` is a real number (float, int or 0-d tensor is not allowed); return it."""
     assert isinstance(value, (float, int)) and not isinstance(value, bool), (
-        f"{what}: expected a Python float, found {type(value).__name__} (use .item())")
+        f"{what}: expected a Python float, found {kind(value)} (use .item())")
     assert math.isfinite(value), f"{what}: expected a finite number, found {value}"
     return float(value)
 
@@ -100,20 +105,17 @@ def max_abs_diff(a: torch.Tensor, b: torch.Tensor) -> float:
     return (a.detach().double().cpu() - b.detach().double().cpu()).abs().max().item()
 
 
+def is_a(description: dict, qualname: str) -> bool:
+    """Whether a described object (probes.common.type_names) is an instance of `qualname`."""
+    return qualname in description.get("types", ())
+
+
+def short_type(description: dict) -> str:
+    types = description.get("types") or ["?"]
+    return types[0].rsplit(".", 1)[-1]
+
+
 # --- structure -----------------------------------------------------------------------------
-
-
-def computes(module: nn.Module, fn, lo: float = -6.0, hi: float = 6.0) -> bool:
-    """Does `module` compute the elementwise function `fn`? Judged on a probe, not by type."""
-    if any(True for _ in module.parameters()):
-        return False
-    x = torch.linspace(lo, hi, 241).reshape(1, -1)
-    try:
-        with torch.no_grad():
-            y = module(x)
-    except Exception:  # noqa: BLE001 - a module that cannot take the probe is not this function
-        return False
-    return isinstance(y, torch.Tensor) and y.shape == x.shape and allclose(y, fn(x), rtol=1e-5, atol_scale=1e-6)
 
 
 ACTIVATIONS = {
@@ -122,199 +124,144 @@ ACTIVATIONS = {
     "tanh": torch.tanh,
     "leaky_relu": lambda x: nn.functional.leaky_relu(x, 0.01),
 }
+ACTIVATION_PROBE = torch.linspace(-6.0, 6.0, 241).reshape(1, -1)  # the same as probes.common's
 
 
-def layer_kind(module: nn.Module) -> str:
-    """'Linear(784->256)', 'relu', 'sigmoid', ..., or the class name for anything else."""
-    if isinstance(module, nn.Linear):
-        return f"Linear({module.in_features}->{module.out_features})"
-    for name, fn in ACTIVATIONS.items():
-        if computes(module, fn):
-            return name
-    return type(module).__name__
+def layer_kind(entry: dict) -> str:
+    """'Linear(784->256)', 'relu', 'sigmoid', ... for one layer of probes.common.layers(), judged
+    by what it computes on the probe input; the class name for anything else."""
+    if is_a(entry, "torch.nn.modules.linear.Linear"):
+        return f"Linear({entry['in']}->{entry['out']})"
+    response = entry.get("response")
+    if isinstance(response, torch.Tensor) and response.shape == ACTIVATION_PROBE.shape:
+        for name, fn in ACTIVATIONS.items():
+            if allclose(response, fn(ACTIVATION_PROBE), rtol=1e-5, atol_scale=1e-6):
+                return name
+    return short_type(entry)
 
 
-def describe_layers(model: nn.Module) -> list[str]:
-    """The layer sequence of an nn.Sequential, each layer described by what it is or computes."""
-    assert isinstance(model, nn.Sequential), f"expected an nn.Sequential, found {type(model).__name__}"
-    return [layer_kind(m) for m in model]
+def describe_layers(description: dict, what: str) -> list[str]:
+    """The layer sequence of a described nn.Sequential."""
+    assert description.get("sequential"), f"{what}: expected an nn.Sequential, found {short_type(description)}"
+    return [layer_kind(e) for e in description["layers"]]
 
 
-class GradProbe(nn.Module):
-    """Identity that records whether autograd was recording each time it ran."""
-
-    def __init__(self):
-        super().__init__()
-        self.grad_enabled = []
-
-    def forward(self, x):
-        self.grad_enabled.append(torch.is_grad_enabled())
-        return x
-
-
-# --- the grader's own evaluation and training ----------------------------------------------
-
-
-def grader_accuracy(model: nn.Module, batches, device) -> float:
-    """Fraction of all samples classified correctly, computed by the grader, in eval mode."""
-    model.eval()
-    correct = seen = 0
-    with torch.no_grad():
-        for images, labels in batches:
-            logits = model(images.reshape(images.shape[0], -1).to(device))
-            logits = tensor_like(logits, "model output", shape=(images.shape[0], 10))
-            correct += (logits.argmax(dim=1) == labels.to(device)).sum().item()
-            seen += labels.shape[0]
-    return correct / seen
+def rebuild_mlp(kinds: list[str]) -> nn.Sequential:
+    """The grader's own copy of a Linear/activation stack described by describe_layers."""
+    layers = []
+    for k in kinds:
+        if k.startswith("Linear("):
+            n_in, n_out = k[len("Linear("):-1].split("->")
+            layers.append(nn.Linear(int(n_in), int(n_out)))
+        elif k == "leaky_relu":
+            layers.append(nn.LeakyReLU(0.01))
+        else:
+            layers.append({"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[k]())
+    return nn.Sequential(*layers)
 
 
-def reference_sgd_bce(model: nn.Module, X, Y, steps: int, lr: float) -> tuple[nn.Module, list[float]]:
-    """A deep copy of `model` trained by the textbook loop: BCELoss + torch.optim.SGD."""
-    ref = copy.deepcopy(model)
-    opt = torch.optim.SGD(ref.parameters(), lr=lr)
+# --- the grader's reference training -------------------------------------------------------
+
+
+def reference_sgd_bce(model: nn.Module, X, Y, steps: int, lr: float) -> list[float]:
+    """Train the grader's `model` in place by the textbook loop: BCELoss + torch.optim.SGD."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
     losses = []
     for _ in range(steps):
         opt.zero_grad()
-        loss = nn.BCELoss()(ref(X), Y)
+        loss = nn.BCELoss()(model(X), Y)
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    return ref, losses
+    return losses
 
 
-def textbook_epoch(model: nn.Module, loader, optimizer, criterion, device) -> list[float]:
-    """The textbook training pass (train mode; per batch: zero_grad, forward on the flattened
-    images moved to the device, loss, backward, step); the loss of every batch."""
+def textbook_epoch(model: nn.Module, loader, optimizer, criterion) -> list[float]:
+    """The textbook training pass on the CPU (train mode; per batch: zero_grad, forward on the
+    flattened images, loss, backward, step); the loss of every batch."""
     model.train()
     losses = []
     for images, labels in loader:
         optimizer.zero_grad()
-        loss = criterion(model(images.reshape(images.shape[0], -1).to(device)), labels.to(device))
+        loss = criterion(model(images.reshape(images.shape[0], -1)), labels)
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
     return losses
 
 
-def grader_train_epoch(model: nn.Module, loader, optimizer, criterion, device) -> float:
-    """The textbook pass as a train_epoch, for labs whose students write none (lab 9-2)."""
-    losses = textbook_epoch(model, loader, optimizer, criterion, device)
-    return sum(losses) / len(losses)
-
-
-def assert_mnist_accuracy(what: str, model: nn.Module, train_epoch, mnist: dict, device, params: dict) -> None:
-    """The MNIST check of labs 9-1 to 9-4: `what` (the model, described in the student's
-    terms) trained on the course budget must reach params["threshold"] on the test set."""
-    acc = train_and_score(model, train_epoch, mnist, device, **params)
-    threshold = params["threshold"]  # calibrated: see docs/calibration.md
-    assert acc >= threshold, (
-        f"{what} trained for {params['epochs']} epochs (Adam, lr {params['lr']}, batches of "
-        f"{params['batch_size']}) reached test accuracy {acc:.4f}; expected at least {threshold}")
-
-
-def train_and_score(model: nn.Module, train_epoch, mnist: dict, device, *, epochs: int,
-                    batch_size: int, lr: float, train_samples: int | None = None, **_) -> float:
-    """Train `model` with the student's `train_epoch` on the course budget (Adam, shuffled
-    in-memory batches on the device), then return the grader's own test accuracy.
-
-    The training order follows the check's seed, so a rerun gives the same figure.
-    """
-    n = train_samples or len(mnist["train_labels"])
-    generator = torch.Generator().manual_seed(torch.initial_seed())
+def batches(images: torch.Tensor, labels: torch.Tensor, batch_size: int):
+    """The batches the worker's loader (probes.common.loader) yields for the same tensors."""
     from autograder.mnist import Batches
 
-    train = Batches(mnist["train_images"][:n], mnist["train_labels"][:n], batch_size, shuffle=True,
-                    generator=generator)
-    test = Batches(mnist["test_images"], mnist["test_labels"], 1000)
-    model = model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    for epoch in range(epochs):
-        loss = train_epoch(model, train, optimizer, nn.CrossEntropyLoss(), device)
-        assert isinstance(loss, (float, int)) and math.isfinite(loss), (
-            f"train_epoch: expected the mean loss as a finite Python float, found {loss!r} after epoch {epoch + 1}")
-    return grader_accuracy(model, test, device)
+    return list(Batches(images, labels, batch_size))
 
 
-# --- train_epoch and evaluate: the loop contract shared by labs 9-1, 9-3 and 9-4 -----------
+def assert_state_close(found: dict, expected: dict, what: str) -> None:
+    """Every tensor of the grader's `expected` state matches the student's `found` one."""
+    assert isinstance(found, dict), f"{what}: the model's state could not be read ({kind(found)})"
+    for name, q in expected.items():
+        p = found.get(name)
+        assert isinstance(p, torch.Tensor) and p.shape == q.shape, f"{what}: parameter {name} is missing or reshaped"
+        assert allclose(p, q), f"{what}: parameter {name} differs by up to {max_abs_diff(p, q):.3g}"
 
 
-class ModeProbe(nn.Module):
-    """An identity layer that records, at each forward, (training mode, autograd recording)."""
-
-    def __init__(self):
-        super().__init__()
-        self.calls: list[tuple[bool, bool]] = []
-
-    def forward(self, x):
-        self.calls.append((self.training, torch.is_grad_enabled()))
-        return x
+# --- train_epoch and evaluate: the loop contract shared by labs 9-3 and 9-4 ----------------
 
 
-def probe_model(device, hidden: int = 16) -> tuple[nn.Module, ModeProbe]:
-    """A 784->hidden->10 MLP with a ModeProbe nested one level deep (so that only a
-    recursive model.train()/model.eval() reaches it), on `device`."""
-    probe = ModeProbe()
-    model = nn.Sequential(nn.Linear(784, hidden), nn.Sequential(nn.ReLU(), probe), nn.Linear(hidden, 10))
-    return model.to(device), probe
+def contract_mlp(hidden: int = 12) -> nn.Sequential:
+    """The grader's copy of probes.common.contract_mlp (without the probe layer)."""
+    return nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10))
 
 
-def fake_mnist_loader(n: int, batch_size: int, images: torch.Tensor | None = None,
-                      labels: torch.Tensor | None = None):
-    """An in-memory loader of the contract's form on the CPU (so the student's code must
-    move each batch to the device); random uint8 images and labels unless given."""
-    from autograder.mnist import Batches
-
-    if images is None:
-        images = torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8)
-    if labels is None:
-        labels = torch.randint(0, 10, (n,))
-    return Batches(images, labels, batch_size)
+def random_images(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8), torch.randint(0, 10, (n,))
 
 
-def assert_train_epoch_sets_train_mode(train_epoch, device) -> None:
+def assert_train_epoch_sets_train_mode(student) -> None:
     """train_epoch must train in training mode even when the model arrives in eval mode
     (as it does after evaluate(): the classic bug is model.train() once, before the epochs)."""
-    model, probe = probe_model(device)
-    model.eval()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    train_epoch(model, fake_mnist_loader(35, 16), optimizer, nn.CrossEntropyLoss(), device)
-    assert probe.calls, "train_epoch: the model's forward never ran during the epoch"
-    modes = [training for training, _ in probe.calls]
+    images, labels = random_images(35)
+    seen = student.probe("train_epoch_modes", images=images, labels=labels)
+    calls = seen["calls"]
+    assert calls, "train_epoch: the model's forward never ran during the epoch"
+    modes = [c["training"] for c in calls]
     assert all(modes), (
         f"train_epoch: the model was handed in eval mode (as after evaluate()) and {modes.count(False)} of "
         f"{len(modes)} forward passes ran in eval mode; call model.train() at the start of train_epoch")
-    assert all(grad for _, grad in probe.calls), "train_epoch: the forward pass ran with autograd switched off"
+    assert all(c["grad"] for c in calls), "train_epoch: the forward pass ran with autograd switched off"
 
 
-def assert_train_epoch_matches_sgd(train_epoch, device) -> None:
+def assert_train_epoch_matches_sgd(student) -> None:
     """One epoch over batches of 16, 16 and 3 with SGD must equal the textbook loop (zero_grad,
     forward on flattened images moved to the device, loss, backward, step), starting from
     gradients left over from an earlier call; the result is the mean of the batch losses."""
-    model = nn.Sequential(nn.Linear(784, 12), nn.ReLU(), nn.Linear(12, 10)).to(device)
-    for p in model.parameters():
-        p.grad = torch.randn_like(p)  # left over from an earlier backward
-    ref = copy.deepcopy(model)
-    loader = fake_mnist_loader(35, 16)
+    ref = contract_mlp()
+    start = {k: v.clone() for k, v in ref.state_dict().items()}
+    grads = {name: torch.randn_like(p) for name, p in ref.named_parameters()}  # left over from an earlier backward
+    images, labels = random_images(35)
+    seen = student.probe("train_epoch_sgd", start=start, grads=grads, images=images, labels=labels, lr=0.05)
+    found = python_float(seen["returned"], "train_epoch return value")
     # Written out rather than calling textbook_epoch: this check is public, and the student
     # bundle must not carry a ready-made loop (tests/test_release.py).
     ref_opt = torch.optim.SGD(ref.parameters(), lr=0.05)
     criterion = nn.CrossEntropyLoss()
     batch_losses, sizes = [], []
-    for images, labels in loader:
+    for x, y in batches(images, labels, 16):
         ref_opt.zero_grad()
-        loss = criterion(ref(images.reshape(images.shape[0], -1).to(device)), labels.to(device))
+        loss = criterion(ref(x.reshape(x.shape[0], -1)), y)
         loss.backward()
         ref_opt.step()
         batch_losses.append(loss.item())
-        sizes.append(labels.shape[0])
-    found = python_float(
-        train_epoch(model, loader, torch.optim.SGD(model.parameters(), lr=0.05), nn.CrossEntropyLoss(), device),
-        "train_epoch return value")
-    for (name, p), q in zip(model.named_parameters(), ref.parameters()):
-        assert allclose(p, q), (
+        sizes.append(y.shape[0])
+    state = seen["state"]
+    for name, q in ref.state_dict().items():
+        p = state.get(name) if isinstance(state, dict) else None
+        assert isinstance(p, torch.Tensor) and allclose(p, q), (
             f"train_epoch: after one epoch of SGD parameter {name} differs from the textbook loop (for every "
             "batch: zero_grad, forward on the flattened images, loss, backward, step; gradients left over "
-            f"from an earlier call must not leak into the first step) by up to {max_abs_diff(p, q):.3g}")
+            f"from an earlier call must not leak into the first step)"
+            + (f" by up to {max_abs_diff(p, q):.3g}" if isinstance(p, torch.Tensor) and p.shape == q.shape else ""))
     expected = sum(batch_losses) / len(batch_losses)
     if abs(found - expected) > 1e-4 * max(1.0, abs(expected)):
         hints = {
@@ -328,25 +275,26 @@ def assert_train_epoch_matches_sgd(train_epoch, device) -> None:
             f"(batches of {sizes}), found {found:.5f}{hint}")
 
 
-def assert_evaluate_sets_eval_mode(evaluate, device) -> None:
+def assert_evaluate_sets_eval_mode(student) -> None:
     """evaluate must run every forward pass in eval mode with autograd off, even when the
     model arrives in training mode (as it does after train_epoch)."""
-    model, probe = probe_model(device)
-    model.train()
-    acc = python_float(evaluate(model, fake_mnist_loader(35, 16), device), "evaluate return value")
+    images, labels = random_images(35)
+    seen = student.probe("evaluate_modes", images=images, labels=labels)
+    acc = python_float(seen["returned"], "evaluate return value")
     assert 0.0 <= acc <= 1.0, f"evaluate: expected a fraction between 0 and 1, found {acc}"
-    assert probe.calls, "evaluate: the model's forward never ran"
-    modes = [training for training, _ in probe.calls]
+    calls = seen["calls"]
+    assert calls, "evaluate: the model's forward never ran"
+    modes = [c["training"] for c in calls]
     assert not any(modes), (
         f"evaluate: the model was handed in training mode (as after train_epoch) and {sum(modes)} of "
         f"{len(modes)} forward passes ran in training mode; call model.eval() in evaluate")
-    grads = [grad for _, grad in probe.calls]
+    grads = [c["grad"] for c in calls]
     assert not any(grads), (
         f"evaluate: {sum(grads)} of {len(grads)} forward passes recorded autograd history; "
         "wrap the loop in torch.no_grad()")
 
 
-def assert_evaluate_counts_all_samples(evaluate, device) -> None:
+def assert_evaluate_counts_all_samples(student) -> None:
     """evaluate returns the fraction of ALL samples correct: 107 samples in batches of 50, 50
     and 7, where the batch accuracies are 0.5, 0.5 and 1.0 (57/107, not their mean 2/3)."""
     # Class c lights up pixel block c (78 pixels) and the model sums each block: the margin
@@ -361,19 +309,49 @@ def assert_evaluate_counts_all_samples(evaluate, device) -> None:
         correct[start + torch.randperm(50)[:25]] = True
     correct[100:] = True
     labels = torch.where(correct, classes, (classes + 1) % 10)
-    model = nn.Linear(784, 10)
-    with torch.no_grad():
-        model.weight.zero_()
-        for c in range(10):
-            model.weight[c, c * block:(c + 1) * block] = 1.0
-        model.bias.zero_()
-    model = model.to(device)
-    loader = fake_mnist_loader(n, 50, images=images.reshape(n, 28, 28), labels=labels)
-    expected = grader_accuracy(model, loader, device)
-    found = python_float(evaluate(model, loader, device), "evaluate return value")
+    weight = torch.zeros(10, 784)
+    for c in range(10):
+        weight[c, c * block:(c + 1) * block] = 1.0
+    expected = correct.float().mean().item()
+    seen = student.probe("evaluate_on", weight=weight, bias=torch.zeros(10), images=images.reshape(n, 28, 28),
+                         labels=labels, batch_size=50)
+    found = python_float(seen["returned"], "evaluate return value")
     if abs(found - expected) > 1e-9:
         hint = " (that is the mean of the per-batch accuracies; the last batch is smaller)" if abs(
             found - 2 / 3) < 1e-6 else ""
         raise AssertionError(
             f"evaluate: 57 of 107 samples (batches of 50, 50 and 7) are classified correctly, so expected "
             f"{expected:.5f}, found {found:.5f}{hint}")
+
+
+# --- MNIST ---------------------------------------------------------------------------------
+
+
+def mnist_budget(params: dict) -> dict:
+    """The training budget the worker gets (never the threshold)."""
+    return {k: params[k] for k in ("epochs", "batch_size", "lr", "train_samples") if k in params}
+
+
+def mnist_accuracy(seen: dict, test_labels: torch.Tensor) -> float:
+    """Score the worker's predictions against the test labels, which only the grader holds."""
+    losses = seen.get("losses") if isinstance(seen, dict) else None
+    assert isinstance(losses, list), "the MNIST run returned nothing the grader can read"
+    for epoch, loss in enumerate(losses, 1):
+        assert isinstance(loss, (float, int)) and not isinstance(loss, bool) and math.isfinite(loss), (
+            f"train_epoch: expected the mean loss as a finite Python float, found {loss!r} after epoch {epoch}")
+    pred = seen.get("predictions")
+    if isinstance(pred, dict) and "bad_output" in pred:
+        raise AssertionError(f"model output: expected logits of shape ({pred.get('batch')}, 10) for a batch of "
+                             f"{pred.get('batch')} flattened images, found {pred['bad_output']}")
+    pred = tensor_like(pred, "the model's test predictions", shape=test_labels.shape)
+    return (pred.to(torch.int64) == test_labels).double().mean().item()
+
+
+def assert_mnist_accuracy(what: str, student, test_labels: torch.Tensor, params: dict) -> None:
+    """The MNIST check of labs 9-1 to 9-4: `what` (the model, described in the student's
+    terms) trained on the course budget must reach params["threshold"] on the test set."""
+    acc = mnist_accuracy(student.probe("mnist_run", **mnist_budget(params)), test_labels)
+    threshold = params["threshold"]  # calibrated: see docs/calibration.md
+    assert acc >= threshold, (
+        f"{what} trained for {params['epochs']} epochs (Adam, lr {params['lr']}, batches of "
+        f"{params['batch_size']}) reached test accuracy {acc:.4f}; expected at least {threshold}")

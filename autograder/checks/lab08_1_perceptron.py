@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from autograder.checks.common import (
-    GradProbe, allclose, expect_value_error, max_abs_diff, python_float, reference_sgd_bce, tensor_like)
+    allclose, expect_value_error, is_a, kind, max_abs_diff, python_float, reference_sgd_bce, short_type, tensor_like)
 
 ROWS = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=torch.float32)
 TRUTH = {
@@ -12,21 +12,32 @@ TRUTH = {
 }
 
 
-def _linear_of(model):
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    assert len(linears) == 1, f"Perceptron: expected exactly one nn.Linear, found {len(linears)}"
-    return linears[0]
+def _one_linear(found: dict, what: str) -> dict:
+    lins = found["linears"]
+    assert len(lins) == 1, f"{what}: expected exactly one nn.Linear, found {len(lins)}"
+    return lins[0]
 
 
-def _grader_accuracy(model, X, Y):
+def _perceptron(weight: torch.Tensor, bias: torch.Tensor) -> nn.Module:
+    """The grader's own perceptron holding the given parameters."""
+    model = nn.Sequential(nn.Linear(weight.shape[1], 1), nn.Sigmoid())
     with torch.no_grad():
-        out = tensor_like(model(X), "Perceptron output", shape=Y.shape)
+        model[0].weight.copy_(weight)
+        model[0].bias.copy_(bias)
+    return model
+
+
+def _accuracy(out, Y, what) -> float:
+    out = tensor_like(out, what, shape=Y.shape)
     return ((out > 0.5).float() == Y).float().mean().item()
 
 
 def test_logic_gate_data_shapes(student):
     for gate in TRUTH:
-        X, Y = student.logic_gate_data(gate)
+        found = student.probe("logic_gate_data", gate=gate)
+        assert isinstance(found, tuple) and len(found) == 2, (
+            f"logic_gate_data({gate!r}): expected a tuple (X, Y), found {kind(found)}")
+        X, Y = found
         X = tensor_like(X, f"logic_gate_data({gate!r}) X", shape=(4, 2), dtype=torch.float32)
         tensor_like(Y, f"logic_gate_data({gate!r}) Y", shape=(4, 1), dtype=torch.float32)
         assert torch.equal(X, ROWS), f"logic_gate_data({gate!r}): X should be {ROWS.tolist()}, found {X.tolist()}"
@@ -34,28 +45,32 @@ def test_logic_gate_data_shapes(student):
 
 def test_logic_gate_data_values(student):
     for gate, truth in TRUTH.items():
-        _, Y = student.logic_gate_data(gate)
-        Y = tensor_like(Y, f"logic_gate_data({gate!r}) Y", shape=(4, 1))
+        found = student.probe("logic_gate_data", gate=gate)
+        assert isinstance(found, tuple) and len(found) == 2, (
+            f"logic_gate_data({gate!r}): expected a tuple (X, Y), found {kind(found)}")
+        Y = tensor_like(found[1], f"logic_gate_data({gate!r}) Y", shape=(4, 1))
         assert Y.flatten().tolist() == truth, (
             f"logic_gate_data({gate!r}): Y should be {truth} for the rows [[0,0],[0,1],[1,0],[1,1]], "
             f"found {Y.flatten().tolist()}")
-    expect_value_error("logic_gate_data('maybe')", lambda: student.logic_gate_data("maybe"), "an unknown gate")
+    expect_value_error("logic_gate_data('maybe')", student.probe("logic_gate_unknown", gate="maybe"), "an unknown gate")
 
 
 def test_perceptron_structure(student):
     for n_in in (2, 5):
-        model = student.Perceptron(n_in) if n_in != 2 else student.Perceptron()
-        assert isinstance(model, nn.Module), f"Perceptron() should be an nn.Module, found {type(model).__name__}"
-        lin = _linear_of(model)
-        assert (lin.in_features, lin.out_features) == (n_in, 1), (
-            f"Perceptron({n_in}): expected nn.Linear({n_in}, 1), found nn.Linear({lin.in_features}, {lin.out_features})")
-        n_params = sum(p.numel() for p in model.parameters())
-        assert n_params == n_in + 1, f"Perceptron({n_in}): expected {n_in + 1} parameters, found {n_params}"
         x = torch.randn(7, n_in) * 3
-        out = tensor_like(model(x), f"Perceptron({n_in}) output for input (7, {n_in})", shape=(7, 1),
-                          dtype=torch.float32)
+        found = student.probe("perceptron", n_in=n_in, x=x)
+        what = f"Perceptron({n_in})"
+        assert is_a(found, "torch.nn.modules.module.Module"), (
+            f"Perceptron() should be an nn.Module, found {short_type(found)}")
+        lin = _one_linear(found, what)
+        assert (lin["in"], lin["out"]) == (n_in, 1), (
+            f"{what}: expected nn.Linear({n_in}, 1), found nn.Linear({lin['in']}, {lin['out']})")
+        assert found["n_params"] == n_in + 1, f"{what}: expected {n_in + 1} parameters, found {found['n_params']}"
+        out = tensor_like(found["output"], f"{what} output for input (7, {n_in})", shape=(7, 1), dtype=torch.float32)
+        weight = tensor_like(lin["weight"], f"{what} weight", shape=(1, n_in))
+        bias = tensor_like(lin["bias"], f"{what} bias", shape=(1,))
         with torch.no_grad():
-            expected = torch.sigmoid(lin(x))
+            expected = _perceptron(weight, bias)(x)
         assert allclose(out, expected), (
             "Perceptron: forward should be sigmoid(linear(x)); the output differs by up to "
             f"{max_abs_diff(out, expected):.3g}")
@@ -63,17 +78,20 @@ def test_perceptron_structure(student):
 
 def test_train_perceptron_matches_sgd(student):
     X, Y = ROWS.clone(), torch.tensor([[0.0], [1.0], [1.0], [1.0]])
-    model = student.Perceptron()
-    ref, ref_losses = reference_sgd_bce(model, X, Y, steps=25, lr=0.7)
-    losses = student.train_perceptron(model, X, Y, steps=25, lr=0.7)
-    assert isinstance(losses, list), f"train_perceptron should return a list of losses, found {type(losses).__name__}"
+    found = student.probe("train_perceptron", X=X, Y=Y, steps=25, lr=0.7)
+    losses = found["losses"]
+    assert isinstance(losses, list), f"train_perceptron should return a list of losses, found {kind(losses)}"
     assert len(losses) == 25, f"train_perceptron(steps=25): expected 25 losses, found {len(losses)}"
     losses = [python_float(v, f"train_perceptron loss {i}") for i, v in enumerate(losses)]
+    start, end = (_one_linear({"linears": found[k]}, "Perceptron()") for k in ("start", "end"))
+    ref = _perceptron(tensor_like(start["weight"], "weight", shape=(1, 2)), tensor_like(start["bias"], "bias", shape=(1,)))
+    ref_losses = reference_sgd_bce(ref, X, Y, steps=25, lr=0.7)
     assert allclose(torch.tensor(losses), torch.tensor(ref_losses)), (
         "train_perceptron: the losses differ from full-batch BCELoss with SGD(lr) "
         f"(first step: expected {ref_losses[0]:.5f}, found {losses[0]:.5f}; "
         f"last: expected {ref_losses[-1]:.5f}, found {losses[-1]:.5f})")
-    for (name, p), q in zip(model.named_parameters(), ref.parameters()):
+    for name, q in (("weight", ref[0].weight), ("bias", ref[0].bias)):
+        p = tensor_like(end[name], name, shape=q.shape)
         assert allclose(p, q), f"train_perceptron: after 25 steps parameter {name} differs from SGD's by {max_abs_diff(p, q):.3g}"
 
 
@@ -82,17 +100,15 @@ def test_and_or_learned(student):
     # rows from any initialisation nn.Linear can draw (|w|, |b| <= 1/sqrt(2)); no chance involved.
     for gate in ("and", "or"):
         X, Y = ROWS.clone(), torch.tensor(TRUTH[gate], dtype=torch.float32).reshape(4, 1)
-        model = student.Perceptron()
-        student.train_perceptron(model, X, Y, steps=1000, lr=1.0)
-        acc = _grader_accuracy(model, X, Y)
+        out = student.probe("trained_outputs", X=X, Y=Y, steps=1000, lr=1.0)
+        acc = _accuracy(out, Y, "Perceptron output")
         assert acc == 1.0, f"a perceptron trained on {gate.upper()} should classify all 4 rows, found accuracy {acc:.2f}"
 
 
 def test_xor_not_learned(student):
     X, Y = ROWS.clone(), torch.tensor(TRUTH["xor"], dtype=torch.float32).reshape(4, 1)
-    model = student.Perceptron()
-    student.train_perceptron(model, X, Y, steps=1000, lr=1.0)
-    acc = _grader_accuracy(model, X, Y)
+    out = student.probe("trained_outputs", X=X, Y=Y, steps=1000, lr=1.0)
+    acc = _accuracy(out, Y, "Perceptron output")
     assert acc <= 0.75, (
         f"a single perceptron cannot separate XOR, yet it reached accuracy {acc:.2f}: "
         "is Perceptron more than one linear layer and a sigmoid?")
@@ -100,19 +116,16 @@ def test_xor_not_learned(student):
 
 def test_predict_and_accuracy(student):
     # The grader's own model with a probe: predict must work on any model, without autograd.
-    probe = GradProbe()
-    model = nn.Sequential(nn.Linear(2, 1), nn.Sigmoid(), probe)
-    with torch.no_grad():
-        model[0].weight.copy_(torch.tensor([[2.0, -1.0]]))
-        model[0].bias.fill_(-0.3)
+    weight, bias = torch.tensor([[2.0, -1.0]]), torch.tensor([-0.3])
     X = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.2, 0.0], [0.1, 0.0]])
-    expected = (torch.sigmoid(X @ torch.tensor([2.0, -1.0]) - 0.3) > 0.5).float().reshape(-1, 1)
-    pred = tensor_like(student.predict(model, X), "predict output", shape=(6, 1))
-    assert pred.dtype.is_floating_point, f"predict: expected a float tensor of 0. and 1., found dtype {pred.dtype}"
-    assert probe.grad_enabled, "predict: the model was never called"
-    assert not any(probe.grad_enabled), "predict: the model ran with autograd recording; use torch.no_grad()"
-    assert torch.equal(pred, expected), f"predict: expected {expected.flatten().tolist()}, found {pred.flatten().tolist()}"
     Y = torch.tensor([[0.0], [1.0], [0.0], [0.0], [0.0], [1.0]])
-    acc = python_float(student.accuracy(model, X, Y), "accuracy")
+    expected = (torch.sigmoid(X @ weight[0] + bias) > 0.5).float().reshape(-1, 1)
+    found = student.probe("predict_and_accuracy", weight=weight, bias=bias, X=X, Y=Y)
+    pred = tensor_like(found["pred"], "predict output", shape=(6, 1))
+    assert pred.dtype.is_floating_point, f"predict: expected a float tensor of 0. and 1., found dtype {pred.dtype}"
+    assert found["grad_enabled"], "predict: the model was never called"
+    assert not any(found["grad_enabled"]), "predict: the model ran with autograd recording; use torch.no_grad()"
+    assert torch.equal(pred, expected), f"predict: expected {expected.flatten().tolist()}, found {pred.flatten().tolist()}"
+    acc = python_float(found["accuracy"], "accuracy")
     truth = (expected == Y).float().mean().item()
     assert abs(acc - truth) < 1e-6, f"accuracy: expected {truth:.4f} ({int(truth * 6)} of 6 rows right), found {acc:.4f}"

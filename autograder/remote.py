@@ -1,0 +1,227 @@
+"""The trusted side of the boundary: start the zygote, open a confined worker per check,
+send probe requests and turn replies into values or exceptions the checks understand.
+
+Nothing here runs student code or loads anything that could run code: replies are
+decoded by wire.py, and every failure of the worker becomes one of the exceptions below.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder import config, wire
+from autograder.sandbox import Limits
+
+START_S = 120.0  # the zygote imports torch and loads MNIST once
+
+
+class StudentError(Exception):
+    """The student's code raised `type` (deriving from the builtin `builtin`) during a probe."""
+
+    def __init__(self, info: dict):
+        self.info = info
+        self.type = str(info.get("type", "Exception"))
+        self.builtin = str(info.get("builtin", "Exception"))
+        self.message = str(info.get("message", ""))
+        self.where = info.get("where")
+        self.student = bool(info.get("student"))
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        text = f"{self.type}: {self.message}".rstrip(": ")
+        return f"{text} ({self.where})" if self.where else text
+
+    def is_a(self, *names: str) -> bool:
+        """Whether the student's exception is (or derives from) one of these builtins."""
+        return self.type in names or self.builtin in names
+
+
+class OutOfMemory(Exception):
+    """The worker ran out of memory (its address-space cap, or the GPU's)."""
+
+
+class WorkerTimeout(Exception):
+    """The check's time ran out while the worker was busy; the worker was killed."""
+
+
+class WorkerDied(Exception):
+    """The worker ended without answering: os._exit, a crash, a signal."""
+
+
+class ImportFailed(Exception):
+    """The student's module could not be imported; the message says why."""
+
+
+class ForbiddenCall(AssertionError):
+    """The student's code called a function the lab forbids."""
+
+
+def hidden_paths(extra: list[Path] = ()) -> list[Path]:
+    """What a worker must not see: the kit except its package and virtual environments,
+    the checks, MNIST and its test labels, plus `extra` (the class, the results)."""
+    keep = {config.PACKAGE_DIR.resolve()}
+    hidden = []
+    for entry in sorted(config.KIT_ROOT.iterdir()):
+        if entry.resolve() in keep or (entry / "pyvenv.cfg").exists():
+            continue
+        hidden.append(entry)
+    hidden.append(config.CHECKS_DIR)
+    for var in ("MNIST_DIR", "MNIST_CACHE"):
+        if os.environ.get(var):
+            hidden.append(Path(os.environ[var]))
+    hidden += [Path(p) for p in extra]
+    needed = [Path(sys.prefix).resolve(), config.PACKAGE_DIR.resolve(), Path(os.__file__).resolve().parent]
+    # Never hide a folder the worker's Python lives in, nor one of its parents.
+    return [p for p in hidden if not any(n == p.resolve() or n.is_relative_to(p.resolve()) for n in needed)]
+
+
+@dataclass
+class Zygote:
+    """A running zygote process; `connect()` gives a fresh confined worker."""
+
+    proc: subprocess.Popen
+    sock_path: Path
+    _tmp: tempfile.TemporaryDirectory
+    ready: bool = False
+
+    @classmethod
+    def start(cls, mnist_inputs: Path | None = None) -> "Zygote":
+        tmp = tempfile.TemporaryDirectory(prefix="zygote-")
+        os.chmod(tmp.name, 0o700)
+        sock_path = Path(tmp.name) / "zygote.sock"
+        pythonpath = os.pathsep.join(p for p in (str(config.KIT_ROOT), os.environ.get("PYTHONPATH")) if p)
+        env = dict(os.environ, PYTHONPATH=pythonpath, PYTHONDONTWRITEBYTECODE="1")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "autograder.zygote", str(sock_path), str(mnist_inputs or "")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+            start_new_session=True)
+        return cls(proc, sock_path, tmp)
+
+    @classmethod
+    def attach(cls, sock_path: Path) -> "Zygote":
+        """A zygote somebody else started (the class grader's, shared by its runs)."""
+        return cls(None, Path(sock_path), None, ready=True)
+
+    def wait_ready(self) -> None:
+        if self.ready:
+            return
+        line = self.proc.stdout.readline()  # blocks until "ready" or the zygote's death
+        if line.strip() != b"ready":
+            raise RuntimeError(
+                f"the grading zygote did not start (exit code {self.proc.poll()}); run "
+                f"`{sys.executable} -m autograder.zygote /tmp/x.sock` to see why")
+        self.ready = True
+
+    def connect(self, spec: dict, timeout: float = 60.0) -> "Worker":
+        self.wait_ready()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        sock.connect(str(self.sock_path))
+        wire.send(sock, spec)
+        try:
+            hello = wire.recv(sock)
+        except (TimeoutError, wire.WireError) as e:
+            sock.close()
+            raise WorkerDied(f"the worker did not start ({e})") from None
+        return Worker(sock, int(hello["hello"]), int(hello["pgid"]), hello.get("confinement", {}))
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()  # the zygote exits when its stdin closes
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+
+@dataclass
+class Worker:
+    sock: socket.socket
+    pid: int
+    pgid: int
+    confinement: dict
+    deadline: float = float("inf")
+    timed_out: bool = False
+    calls: int = field(default=0)
+
+    def probe(self, name: str, seed: int, **args):
+        """Run probe `name` on the student's module in the worker and return its plain result.
+
+        Raises StudentError (the student's code raised), ImportFailed, ForbiddenCall,
+        OutOfMemory, WorkerTimeout or WorkerDied."""
+        self.calls += 1
+        try:
+            self.sock.settimeout(min(1e6, max(0.01, self.deadline - time.monotonic())))
+            wire.send(self.sock, {"name": name, "seed": seed, "args": args})
+            reply = wire.recv(self.sock)
+        except (TimeoutError, socket.timeout):
+            self.timed_out = True
+            self.kill()
+            raise WorkerTimeout(name) from None
+        except (OSError, wire.WireError) as e:
+            raise WorkerDied(self._death(str(e))) from None
+        if not isinstance(reply, dict):
+            raise WorkerDied("the worker sent something that is not a reply")
+        if "died" in reply:
+            died = str(reply["died"])
+            if "SIGXCPU" in died:
+                self.timed_out = True
+                raise WorkerTimeout(name)
+            raise WorkerDied(died)
+        if "import_error" in reply:
+            raise ImportFailed(str(reply["import_error"]))
+        violations = reply.get("violations") or []
+        if violations:
+            raise ForbiddenCall(f"your code called {violations[0]}, which this lab asks you to write yourself")
+        if "raised" in reply:
+            info = reply["raised"] if isinstance(reply["raised"], dict) else {}
+            if info.get("oom"):
+                raise OutOfMemory(str(info.get("message", ""))[:300])
+            raise StudentError(info)
+        return reply.get("ok")
+
+    def _death(self, why: str) -> str:
+        try:  # the intermediate's last word says how the worker ended
+            self.sock.settimeout(2)
+            last = wire.recv(self.sock)
+            if isinstance(last, dict) and "died" in last:
+                return str(last["died"])
+        except Exception:  # noqa: BLE001 - nothing more to learn
+            pass
+        return why
+
+    def kill(self) -> None:
+        for target in (self.pid,):
+            try:
+                os.kill(target, signal.SIGKILL)  # PID 1 of its namespace: all it started dies too
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            os.killpg(self.pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def close(self) -> None:
+        self.kill()
+        self.sock.close()
+
+
+def spec_for(lab: config.Lab, submission: Path, device: str, *, forbidden: list[str], threads: int,
+             limits: Limits, hidden: list[Path]) -> dict:
+    import dataclasses
+
+    return {
+        "submission": str(submission), "lab": lab.id, "module": lab.module, "forbidden": forbidden,
+        "device": device, "threads": threads, "limits": dataclasses.asdict(limits),
+        "hidden": [str(p) for p in hidden],
+    }

@@ -1,0 +1,123 @@
+"""Plain data across the trust boundary: framed messages that cannot run code when read.
+
+A message is JSON for the structure plus a safetensors blob for the tensors; neither
+format can execute anything on load, unlike pickle (torch.save) would. What the worker
+sends is treated as data to judge, never as objects to use: a tensor subclass, a model or
+any other object arrives as an `Opaque` that names its type and nothing else.
+"""
+from __future__ import annotations
+
+import json
+import math
+import socket
+import struct
+from dataclasses import dataclass
+
+import torch
+from safetensors.torch import load as _st_load, save as _st_save
+
+MAX_MESSAGE = 256 << 20  # a reply larger than this is refused: nothing a check needs is that big
+_HEADER = struct.Struct("!QI")  # total length, JSON length
+
+
+class WireError(RuntimeError):
+    """A message was malformed, too large, or the other side hung up."""
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """Something that is not plain data (a model, a numpy array, a generator...): only its type travels."""
+
+    type: str
+
+    def __repr__(self) -> str:
+        return f"<{self.type}>"
+
+
+def _plain_tensor(t: torch.Tensor) -> torch.Tensor:
+    # Copy the values out through the base class: a subclass's overrides take no part.
+    with torch._C.DisableTorchFunction():
+        base = torch.Tensor.as_subclass(t, torch.Tensor)
+        return base.detach().to("cpu").contiguous().clone()
+
+
+def encode(obj) -> bytes:
+    tensors: dict[str, torch.Tensor] = {}
+
+    def walk(v, depth=0):
+        if depth > 32:
+            return {"$opaque": "structure nested too deeply"}
+        if v is None or type(v) in (bool, str):
+            return v
+        if type(v) is int:
+            return v if abs(v) < 2**53 else {"$bigint": str(v)}
+        if type(v) is float:
+            return v if math.isfinite(v) else {"$float": repr(v)}
+        if isinstance(v, torch.Tensor):
+            key = str(len(tensors))
+            tensors[key] = _plain_tensor(v)
+            return {"$tensor": key, "$subclass": type(v).__name__ if type(v) is not torch.Tensor else None}
+        if isinstance(v, tuple) and type(v) is tuple:
+            return {"$tuple": [walk(x, depth + 1) for x in v]}
+        if type(v) is list:
+            return [walk(x, depth + 1) for x in v]
+        if type(v) is dict and all(type(k) is str for k in v):
+            return {"$dict": {k: walk(x, depth + 1) for k, x in v.items()}}
+        return {"$opaque": type(v).__qualname__}
+
+    body = json.dumps(walk(obj)).encode()
+    blob = _st_save(tensors) if tensors else b""
+    return _HEADER.pack(len(body) + len(blob), len(body)) + body + blob
+
+
+def decode(payload: bytes, json_len: int):
+    try:
+        structure = json.loads(payload[:json_len])
+        tensors = _st_load(payload[json_len:]) if len(payload) > json_len else {}
+    except Exception as e:  # noqa: BLE001 - any malformed message is the same failure
+        raise WireError(f"malformed message ({type(e).__name__}: {e})") from None
+
+    def walk(v):
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if not isinstance(v, dict):
+            return v
+        if "$tensor" in v:
+            return tensors[v["$tensor"]]
+        if "$tuple" in v:
+            return tuple(walk(x) for x in v["$tuple"])
+        if "$dict" in v:
+            return {k: walk(x) for k, x in v["$dict"].items()}
+        if "$float" in v:
+            return float(v["$float"])
+        if "$bigint" in v:
+            return int(v["$bigint"])
+        return Opaque(str(v.get("$opaque", "unknown")))
+
+    try:
+        return walk(structure)
+    except (KeyError, TypeError, ValueError) as e:
+        raise WireError(f"malformed message ({type(e).__name__}: {e})") from None
+
+
+def send(sock: socket.socket, obj) -> None:
+    sock.sendall(encode(obj))
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        chunk = sock.recv(min(n - got, 1 << 20))
+        if not chunk:
+            raise WireError("the other side closed the connection")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def recv(sock: socket.socket, limit: int = MAX_MESSAGE):
+    """One message; socket timeouts propagate as TimeoutError."""
+    total, json_len = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
+    if total > limit or json_len > total:
+        raise WireError(f"a message of {total} bytes exceeds the limit of {limit}")
+    return decode(_recv_exact(sock, total), json_len)
