@@ -198,6 +198,10 @@ def enter(files: dict[str, bytes], hidden: list[Path], limits: Limits, scratch: 
         _hide(hidden, state, root_user=uid is not None)
         root = _fresh_tmp(files, limits, uid)
     else:
+        if uid is not None and any(_closed_ancestor(p) for p in python_paths()):
+            # Without a mount namespace nothing can open Python's folder to another uid.
+            state.notes.append("runs as the grader's uid: Python lives in a folder other users cannot enter")
+            uid = None
         root = scratch / "submission"
         _write_files(root, files, uid)
         if uid is not None:
