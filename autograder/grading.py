@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from autograder import config, mnist, results, runner
+from autograder import config, intake, mnist, results, runner
 
 
 @dataclass
@@ -49,9 +50,12 @@ def kit_fingerprint(course: config.Course) -> str:
     return h.hexdigest()
 
 
-def lab_fingerprint(kit: str, device: str, lab_dir: Path) -> str:
-    h = hashlib.sha256(f"{kit}\0{device}\0".encode())
-    _hash_tree(h, lab_dir)
+def lab_fingerprint(kit: str, device: str, lab_dir: Path | None, intake_text: str = "") -> str:
+    """Changes whenever what would be graded changes: the kit, the device, the lab's clean
+    folder after intake, or what intake had to say about it."""
+    h = hashlib.sha256(f"{kit}\0{device}\0{intake_text}\0".encode())
+    if lab_dir is not None:
+        _hash_tree(h, lab_dir)
     return h.hexdigest()
 
 
@@ -84,18 +88,28 @@ def grade_class(course: config.Course, submissions: Path, out: Path, *, labs: li
     bar = tqdm(total=len(students) * len(labs), unit="lab", disable=not progress, desc="grading")
 
     def grade_student(student: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="intake-") as tmp:
+            grade_intake(student, intake.collect(student, course, Path(tmp), labs))
+
+    def grade_intake(student: Path, taken: intake.Intake) -> None:
         previous = results.read_results(out / student.name / "results.json")
         old = previous["extra_data"]["labs"] if previous else {}
         # Labs outside this run keep their earlier grades.
         records: dict[str, dict] = {lab: old[lab] for lab in course.labs if lab in old}
         for lab in labs:
-            fp = lab_fingerprint(kit, device, student / lab)
+            got = taken.labs[lab]
+            notes = taken.notes + got.notes
+            fp = lab_fingerprint(kit, device, got.folder, f"{got.status}\0{got.message}\0{notes}")
             if old.get(lab, {}).get("fingerprint") == fp:
                 records[lab] = old[lab]
                 kind = "reused"
             else:
-                run = runner.run_lab(course, lab, student / lab, device=device, torch_threads=threads)
-                records[lab] = results.lab_record(run, fp)
+                if got.folder is None:
+                    run = runner.not_gradable(course, lab, got.status, got.message)
+                else:
+                    run = runner.run_lab(course, lab, got.folder, device=device, torch_threads=threads,
+                                         hide=[submissions.resolve(), out.resolve()])
+                records[lab] = results.lab_record(run, fp, notes)
                 kind = "graded"
             ordered = {lab: records[lab] for lab in course.labs if lab in records}
             results.write_student(out, student.name, course, ordered)

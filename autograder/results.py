@@ -30,7 +30,7 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def lab_record(run: LabRun, fingerprint: str) -> dict:
+def lab_record(run: LabRun, fingerprint: str, notes: list[str] = ()) -> dict:
     """The per-lab record kept in results.json; enough to rebuild every other output."""
     return {
         "status": run.status,
@@ -38,6 +38,8 @@ def lab_record(run: LabRun, fingerprint: str) -> dict:
         "device": run.device,
         "torch": run.torch,
         "seconds": round(run.seconds, 2),
+        "sandbox": run.sandbox,
+        "notes": list(notes),
         "checks": {c.id: {"status": c.status, "message": c.message, "seed": c.seed} for c in run.checks.values()},
     }
 
@@ -86,6 +88,10 @@ def feedback_markdown(student: str, course: config.Course, records: dict[str, di
         out.write(f"\n## {lab.title}\n\n")
         if record.get("device"):
             out.write(f"Graded on {record['device']} with torch {record['torch']}.\n\n")
+        for note in record.get("notes", []):
+            out.write(f"> Note: {note}\n")
+        if record.get("notes"):
+            out.write("\n")
         for check in lab.checks:
             outcome = record["checks"].get(check.id, {"status": "error", "message": "not run"})
             mark = "PASS" if outcome["status"] == "passed" else outcome["status"].upper()

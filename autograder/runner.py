@@ -120,9 +120,16 @@ def _exit_text(code: int | None) -> str:
     return f"exit code {code}"
 
 
+def not_gradable(course: config.Course, lab_id: str, status: str, message: str) -> LabRun:
+    """The record of a lab that intake could not hand over (missing, ambiguous, unreadable)."""
+    lab = course.lab(lab_id)
+    lab_status = "missing" if status == "missing" else "error"
+    return LabRun(lab.id, lab_status, {c.id: CheckOutcome(c.id, "failed", message) for c in lab.checks})
+
+
 def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | None = None,
             only: list[str] | None = None, public_only: bool = False,
-            torch_threads: int | None = None) -> LabRun:
+            torch_threads: int | None = None, hide: list[Path] = ()) -> LabRun:
     """Grade `lab_dir` (a folder holding the lab's module) and return every check's outcome."""
     lab = course.lab(lab_id)
     wanted = [c.id for c in lab.checks
@@ -141,6 +148,8 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
     env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=pythonpath)
     if torch_threads:
         env.update(AUTOGRADER_TORCH_THREADS=str(torch_threads), OMP_NUM_THREADS=str(torch_threads))
+    # Out of the workers' sight besides the kit's own folders: the class, the results, MNIST.
+    env["AUTOGRADER_HIDE"] = os.pathsep.join(str(p) for p in [*hide, course.mnist_cache])
     with tempfile.TemporaryDirectory(prefix=f"grade-{lab.id}-") as tmp:
         tmp = Path(tmp)
         workdir = tmp / "submission"
