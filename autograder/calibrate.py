@@ -1,8 +1,8 @@
 """`autograder calibrate`: the MNIST thresholds, measured on the reference over seeds.
 
 For every lab with an `mnist_accuracy` check, the reference solution is trained exactly
-as the check trains a student's (the check module's `mnist_training` and the course budget)
-once per seed. The suggested threshold keeps a correct solution's false-fail
+as the check trains a student's (the probe module's `mnist_training`, probes.common.mnist_run
+and the course budget) once per seed, in this process: the reference is the kit's own code. The suggested threshold keeps a correct solution's false-fail
 probability at or below FALSE_FAIL under a normal model of the seed-to-seed spread:
 
     threshold = mean - (z + z_mean / sqrt(n)) * sigma_upper
@@ -22,7 +22,8 @@ from torch import nn
 from tqdm import tqdm
 
 from autograder import config, mnist, seeding
-from autograder.checks.common import grader_train_epoch, normal_quantile, train_and_score
+from autograder.checks.common import mnist_accuracy, mnist_budget, normal_quantile
+from autograder.probes.common import mnist_run, textbook_train_epoch
 from autograder.student import import_module
 
 Z_CHECK = normal_quantile(2e-6)  # two-sided 2e-6 = one-sided 1e-6
@@ -47,7 +48,11 @@ def calibrate(course: config.Course, seeds: int = 10, labs: list[str] | None = N
     """Train the reference `seeds` times per lab; return a markdown table."""
     if seeds < 10:  # below that the chi-square bound on the spread is too loose to use
         raise ValueError(f"calibration needs at least 10 seeds, got {seeds}")
-    data = mnist.load(course.mnist_cache, device)
+    inputs = mnist.load_inputs(mnist.inputs_file(course.mnist_cache))
+    labels = mnist.load_test_labels(course.mnist_cache)
+
+    def score(model, train_epoch, params) -> float:
+        return mnist_accuracy(mnist_run(model, train_epoch, inputs, device, **mnist_budget(params)), labels)
     rows = ["| lab | model and budget | seeds | min | mean | max | std | suggested | threshold | s/run |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     targets = [(lab, lab.check("mnist_accuracy")) for lab in course.labs.values()
@@ -55,13 +60,13 @@ def calibrate(course: config.Course, seeds: int = 10, labs: list[str] | None = N
     baseline_seeds = 3
     bar = tqdm(total=len(targets) * seeds + baseline_seeds, desc="calibrating", unit="run")
     for lab, check in targets:
-        checks = importlib.import_module(f"autograder.checks.{lab.id}")
+        probes = importlib.import_module(f"autograder.probes.{lab.id}")
         solution = import_module(config.KIT_ROOT / "solutions" / lab.id / f"{lab.module}.py", f"reference_{lab.module}")
         accs, t0 = [], time.monotonic()
         for s in range(seeds):
             seeding.seed_everything(seeding.derive_seed(course.seed, "calibrate", lab.id, str(s)))
-            model, train_epoch = checks.mnist_training(solution, check.params)
-            accs.append(train_and_score(model, train_epoch, data, device, **check.params))
+            model, train_epoch = probes.mnist_training(solution, check.params)
+            accs.append(score(model, train_epoch, check.params))
             bar.update()
         per_run = (time.monotonic() - t0) / seeds
         budget = ", ".join(f"{k}={v}" for k, v in check.params.items() if k != "threshold")
@@ -75,7 +80,7 @@ def calibrate(course: config.Course, seeds: int = 10, labs: list[str] | None = N
         accs, t0 = [], time.monotonic()
         for s in range(baseline_seeds):
             seeding.seed_everything(seeding.derive_seed(course.seed, "calibrate", "linear", str(s)))
-            accs.append(train_and_score(nn.Linear(784, 10), grader_train_epoch, data, device, **check.params))
+            accs.append(score(nn.Linear(784, 10), textbook_train_epoch, check.params))
             bar.update()
         rows.append(f"| linear model 784->10 (no hidden layer) | as {lab.id} | {baseline_seeds} | {min(accs):.4f} | "
                     f"{statistics.fmean(accs):.4f} | {max(accs):.4f} | {statistics.stdev(accs):.4f} | | | "

@@ -192,7 +192,7 @@ def student(request, zygote, _seeded):
         try:
             worker.probe("__import__", 0)
         except remote.WorkerTimeout:
-            _state["import_error"] = (f"importing {lab.module}.py did not finish in {course.import_timeout_s:.0f} s; "
+            _state["import_error"] = (f"importing {lab.module}.py did not finish in time ({course.import_timeout_s:.0f} s); "
                                       "is there an endless loop or long work at module level?")
             raise remote.ImportFailed(_state["import_error"]) from None
         except remote.ImportFailed as e:
@@ -263,6 +263,8 @@ def _message(excinfo) -> tuple[str, str]:
     if isinstance(exc, remote.StudentError):
         if exc.is_a("NotImplementedError"):
             return "failed", "not implemented yet" + (f": {exc.message}" if exc.message else "")
+        if exc.type in ("Skipped", "XFailed", "Exit", "Failed"):  # pytest's outcomes, raised by the student's code
+            return "failed", f"your code raised pytest's {exc.type} ({exc.message}); a skipped check earns nothing"
         if exc.is_a("SystemExit"):
             return "failed", f"your code called sys.exit({exc.message or 'None'}) during the check"
         if not exc.student:  # raised in the probe, on something of the wrong kind the student's code returned

@@ -1,9 +1,9 @@
 """`autograder release OUT`: the student bundle.
 
 What goes in: the stubs and lab READMEs, the self-check (the grading engine with the
-public checks only) and a course.toml that lists only public checks. What stays out:
-solutions, hidden checks (their functions are removed from the check modules), hidden
-thresholds and the instructor commands.
+public checks and the probes they use) and a course.toml that lists only public checks.
+What stays out: solutions, hidden checks (their functions are removed from the check
+modules) and their probes, hidden thresholds and the instructor commands.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from autograder import config
 BUNDLE_MODULES = [
     "__init__.py", "__main__.py", "cli.py", "config.py", "mnist.py", "plugin.py", "runner.py",
     "seeding.py", "selfcheck.py", "student.py", "traps.py",
+    "remote.py", "sandbox.py", "wire.py", "worker.py", "zygote.py",  # the worker side of the self-check
 ]
 
 STUDENT_README = """# {name}: your lab bundle
@@ -85,6 +86,16 @@ def keep_used_helpers(source: str, users: list[str]) -> str:
     return ast.unparse(_prune(ast.parse(source), roots)) + "\n"
 
 
+def probe_names(source: str) -> set[str]:
+    """The probes a piece of check code asks for: `probe_<name>` for every student.probe("<name>", ...)."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "probe"
+                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            names.add(f"probe_{node.args[0].value}")
+    return names
+
+
 def public_course_toml(course: config.Course) -> str:
     """course.toml with the public checks only (their points and parameters)."""
     lines = [f'# Public part of the course settings for the self-check.\n[course]\nname = "{course.name}"',
@@ -131,14 +142,25 @@ def build_bundle(course: config.Course, out: Path, root: Path = config.KIT_ROOT)
         shutil.copyfile(config.PACKAGE_DIR / name, pkg / name)
     for name in ["__init__.py", "pytest.ini"]:
         shutil.copyfile(config.CHECKS_DIR / name, pkg / "checks" / name)
-    kept = []
+    kept = {}
     for lab in course.labs.values():
         hidden = {c.id for c in lab.checks if not c.public}
         source = strip_hidden_checks((config.CHECKS_DIR / f"{lab.id}.py").read_text(), hidden)
         (pkg / "checks" / f"{lab.id}.py").write_text(source)
-        kept.append(source)
-    common = (config.CHECKS_DIR / "common.py").read_text()
-    (pkg / "checks" / "common.py").write_text(keep_used_helpers(common, kept))
+        kept[lab.id] = source
+    common = keep_used_helpers((config.CHECKS_DIR / "common.py").read_text(), list(kept.values()))
+    (pkg / "checks" / "common.py").write_text(common)
+    # The worker's side: only the probes the public checks ask for.
+    probes_dir = config.PACKAGE_DIR / "probes"
+    (pkg / "probes").mkdir()
+    shutil.copyfile(probes_dir / "__init__.py", pkg / "probes" / "__init__.py")
+    kept_probes = []
+    for lab_id, source in kept.items():
+        roots = probe_names(source) | probe_names(common)
+        probes = ast.unparse(_prune(ast.parse((probes_dir / f"{lab_id}.py").read_text()), roots)) + "\n"
+        (pkg / "probes" / f"{lab_id}.py").write_text(probes)
+        kept_probes.append(probes)
+    (pkg / "probes" / "common.py").write_text(keep_used_helpers((probes_dir / "common.py").read_text(), kept_probes))
     (out / "course.toml").write_text(public_course_toml(course))
     (out / "README.md").write_text(STUDENT_README.format(name=course.name))
     pyproject = (root / "pyproject.toml").read_text()

@@ -80,11 +80,21 @@ def _pytest_command(lab: config.Lab, workdir: Path, report: Path, course: config
     return cmd
 
 
-def _run_once(cmd: list[str], cwd: Path, env: dict, report: Path, lab: config.Lab) -> tuple[int | None, str | None]:
+def _die_with_parent() -> None:
+    """In the grading subprocess: a grader killed with SIGKILL takes its subprocess along
+    (and with it the zygote and every worker, each of which dies with its parent)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
+
+
+def _run_once(cmd: list[str], cwd: Path, env: dict, report: Path, lab: config.Lab,
+              course_import_s: float) -> tuple[int | None, str | None]:
     """Run until exit or watchdog kill; return (returncode, id of the check killed for time).
     Results come through the report; the console output (the student's prints) is dropped."""
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+                            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
     started = time.monotonic()
     killed_for = None
     try:
@@ -95,7 +105,7 @@ def _run_once(cmd: list[str], cwd: Path, env: dict, report: Path, lab: config.La
             if not events and time.monotonic() - started > STARTUP_S:
                 killed_for = "<startup>"
             elif last_start is not None:
-                limit = lab.check(last_start["check"]).timeout_s + GRACE_S
+                limit = lab.check(last_start["check"]).timeout_s + course_import_s + GRACE_S
                 if time.time() - last_start["time"] > limit:
                     killed_for = last_start["check"]
             if killed_for:
@@ -160,7 +170,7 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
         while remaining:
             report.unlink(missing_ok=True)
             cmd = _pytest_command(lab, workdir, report, course, remaining, device)
-            code, killed_for = _run_once(cmd, workdir, env, report, lab)
+            code, killed_for = _run_once(cmd, workdir, env, report, lab, course.import_timeout_s)
             events = _read_report(report)
             for event in events:
                 if event["event"] == "session":

@@ -80,21 +80,13 @@ def _intermediate(conn: socket.socket, mnist) -> None:
 
 
 def _warm_up() -> None:
-    """Pay torch's lazy imports (the optimizers' first step pulls in torch._dynamo, about a
-    second) once here rather than in every worker. Tensors this small never start a thread
-    pool, so forking afterwards stays safe."""
+    """Pay torch's lazy imports once here rather than in every worker: an optimizer's first
+    step imports torch._dynamo (about 2 s). No tensor operation runs: one that starts
+    torch's thread pool here would leave every forked worker hanging at its first
+    parallel operation (tests/test_sandbox.py catches that)."""
     import torch
-    from torch import nn
-
-    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
-    x, y = torch.randn(4, 2), torch.tensor([0, 1, 1, 0])
-    for cls in (torch.optim.SGD, torch.optim.Adam, torch.optim.Adagrad, torch.optim.RMSprop,
-                torch.optim.Adadelta, torch.optim.Adamax, torch.optim.ASGD, torch.optim.Rprop):
-        opt = cls(model.parameters(), lr=1e-3)
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-    nn.BCELoss()(torch.sigmoid(model(x)[:, :1]), torch.ones(4, 1))
+    import torch._dynamo  # noqa: F401
+    import torch.optim  # noqa: F401
 
 
 def main(argv: list[str]) -> None:

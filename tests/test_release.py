@@ -54,7 +54,26 @@ def test_no_solution_code_anywhere(bundle):
 def test_reference_loops_of_hidden_checks_stay_home(bundle):
     shipped = (bundle / "autograder" / "checks" / "common.py").read_text()
     assert "def reference_sgd_bce" not in shipped, "only hidden checks use it"
-    assert "def train_and_score" in shipped, "the public MNIST checks need it"
+    assert "def mnist_accuracy" in shipped, "the public MNIST checks need it"
+    assert "def mnist_run" in (bundle / "autograder" / "probes" / "common.py").read_text()
+
+
+def test_probes_of_hidden_checks_stay_home(bundle, course):
+    """The worker's side ships only the probes public checks ask for."""
+    from autograder.release import probe_names
+
+    for lab in course.labs.values():
+        shipped_checks = (bundle / "autograder" / "checks" / f"{lab.id}.py").read_text()
+        shipped = {n.name for n in ast.parse((bundle / "autograder" / "probes" / f"{lab.id}.py").read_text()).body
+                   if isinstance(n, ast.FunctionDef) and n.name.startswith("probe_")}
+        home = (ROOT / "autograder" / "probes" / f"{lab.id}.py").read_text()
+        every = {n.name for n in ast.parse(home).body if isinstance(n, ast.FunctionDef) and n.name.startswith("probe_")}
+        needed = probe_names(shipped_checks) & every
+        assert needed <= shipped, f"{lab.id}: the bundle lacks probes {needed - shipped}"
+        hidden_only = every - probe_names(shipped_checks) - probe_names(
+            (bundle / "autograder" / "checks" / "common.py").read_text())
+        assert not shipped & hidden_only, f"{lab.id}: probes of hidden checks shipped: {shipped & hidden_only}"
+    assert "probe_train_perceptron" not in (bundle / "autograder" / "probes" / "lab08_1_perceptron.py").read_text()
 
 
 def test_hidden_checks_and_their_settings_stay_home(bundle, course):

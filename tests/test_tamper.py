@@ -159,6 +159,7 @@ RESOURCE_ATTACKS = {
 def fast_course(tmp_path_factory, mnist_cache):
     """The course with 10 s per check, so that hangs end quickly."""
     text = (ROOT / "course.toml").read_text().replace("check_timeout_s = 60", "check_timeout_s = 10")
+    text = text.replace("import_timeout_s = 60", "import_timeout_s = 10")
     path = tmp_path_factory.mktemp("course") / "course.toml"
     path.write_text(text)
     return config.load_course(path)

@@ -145,6 +145,22 @@ def evaluate_on(evaluate, device: str, weight, bias, images, labels, batch_size:
 # --- MNIST ----------------------------------------------------------------------------------
 
 
+def textbook_train_epoch(model: nn.Module, loader, optimizer, criterion, device) -> float:
+    """The textbook training pass as a train_epoch (train mode; per batch: zero_grad, forward
+    on the flattened images moved to the device, loss, backward, step); the mean batch loss.
+    For models whose students write no train_epoch (lab 9-2) and the calibration baseline."""
+    model.train()
+    total, batches = 0.0, 0
+    for images, labels in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(images.reshape(images.shape[0], -1).to(device)), labels.to(device))
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+        batches += 1
+    return total / batches
+
+
 def mnist_run(model: nn.Module, train_epoch, mnist: dict | None, device: str, *, epochs: int,
               batch_size: int, lr: float, train_samples: int | None = None, **_) -> dict:
     """Train `model` with the student's `train_epoch` on the course budget (Adam, shuffled

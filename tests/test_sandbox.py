@@ -1,0 +1,96 @@
+"""The worker's confinement, seen from inside, and its documented fallback."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from autograder import config, runner
+from tests.conftest import ROOT, make_submission
+
+LAB = "lab08_1_perceptron"
+REFERENCE = (ROOT / "solutions" / LAB / "perceptron.py").read_text()
+
+# Put into accuracy(): what the student's code can see, raised as the check's message.
+LOOK_AROUND = '''
+    import json, os, socket
+    seen = {"uid": os.getuid(), "cwd": os.getcwd(), "tmp": sorted(os.listdir("/tmp"))[:5],
+            "pids": sum(1 for p in os.listdir("/proc") if p.isdigit()),
+            "env": sorted(set(os.environ) & {"MNIST_DIR", "MNIST_CACHE", "AUTOGRADER_HIDE", "COURSE_TOML"}),
+            "kit_files": sorted(os.listdir(KIT + "/solutions")) if os.path.isdir(KIT + "/solutions") else None,
+            "checks": os.listdir(KIT + "/autograder/checks") if os.path.isdir(KIT + "/autograder/checks") else None,
+            "interfaces": sorted(n for _, n in socket.if_nameindex())}
+    try:
+        socket.create_connection(("1.1.1.1", 53), timeout=2)
+        seen["network"] = True
+    except OSError as e:
+        seen["network"] = str(e)
+    raise ValueError("SEEN" + json.dumps(seen))
+'''
+
+
+def look_around(tmp_path, course) -> dict:
+    source = REFERENCE.replace("def accuracy(model, X, Y):\n", "def accuracy(model, X, Y):\n" + LOOK_AROUND, 1)
+    source = f"KIT = {str(ROOT)!r}\n" + source
+    run = runner.run_lab(course, LAB, make_submission(tmp_path, LAB, "perceptron", source), device="cpu",
+                         only=["predict_and_accuracy"])
+    message = run.checks["predict_and_accuracy"].message
+    assert "SEEN" in message, message
+    return json.loads(message.split("SEEN", 1)[1].rsplit("}", 1)[0] + "}"), run
+
+
+def test_the_worker_sees_only_its_own_submission(course, tmp_path):
+    seen, run = look_around(tmp_path, course)
+    assert run.sandbox.get("network") and run.sandbox.get("files") and run.sandbox.get("pid_namespace"), run.sandbox
+    assert seen["tmp"] == ["submission"], "only the student's own copy is in /tmp"
+    assert seen["cwd"] == "/tmp/submission"
+    assert seen["kit_files"] == [] and seen["checks"] == [], "the solutions and checks are hidden"
+    assert seen["interfaces"] == ["lo"] and seen["network"] is not True, "no network"
+    assert seen["pids"] <= 3, f"only its own processes are visible, found {seen['pids']}"
+    assert not seen["env"], f"the grader's settings are not in the worker's environment: {seen['env']}"
+    if os.getuid() == 0:
+        assert seen["uid"] >= 200_000, "the worker runs as an unprivileged uid of its own"
+
+
+def test_fallback_without_namespaces_is_reported_and_still_grades(course, tmp_path, monkeypatch):
+    """Where the kernel refuses namespaces (forced here), grading goes on and says what it lacks."""
+    monkeypatch.setenv("AUTOGRADER_SANDBOX", "none")
+    run = runner.run_lab(course, LAB, ROOT / "solutions" / LAB, device="cpu")
+    assert {o.status for o in run.checks.values()} == {"passed"}
+    assert run.sandbox["network"] is False and run.sandbox["files"] is False
+    assert any("switched off" in n for n in run.sandbox["notes"])
+    seen, _ = look_around(tmp_path, course)
+    assert seen["kit_files"], "without a mount namespace the kit's folders are visible: documented in docs/security.md"
+
+
+def test_memory_limit_is_its_own_status(course, tmp_path):
+    source = REFERENCE.replace("def accuracy(model, X, Y):\n",
+                               "def accuracy(model, X, Y):\n    keep = [torch.ones(1 << 28) for _ in range(64)]\n", 1)
+    run = runner.run_lab(course, LAB, make_submission(tmp_path, LAB, "perceptron", source), device="cpu",
+                         only=["predict_and_accuracy", "perceptron_structure"])
+    hit = run.checks["predict_and_accuracy"]
+    assert hit.status == "oom" and "ran out of memory" in hit.message, hit
+    assert run.checks["perceptron_structure"].status == "passed"
+    assert run.status == "oom"
+
+
+def test_cuda_failure_costs_only_its_check(course, tmp_path):
+    """A student's CUDA call that fails (no GPU here, or a bad device index there) is that
+    check's failure; the next check gets a fresh process."""
+    source = REFERENCE.replace("def accuracy(model, X, Y):\n",
+                               "def accuracy(model, X, Y):\n    torch.cuda.set_device(7)\n    torch.zeros(1, device='cuda:7')\n", 1)
+    run = runner.run_lab(course, LAB, make_submission(tmp_path, LAB, "perceptron", source), device="cpu")
+    assert run.checks["predict_and_accuracy"].status in ("failed", "error")
+    assert {o.status for c, o in run.checks.items() if c != "predict_and_accuracy"} == {"passed"}
+
+
+@pytest.mark.parametrize("limit", ["memory_mb", "cpu_s", "processes"])
+def test_limits_come_from_course_toml(tmp_path, limit):
+    text = (ROOT / "course.toml").read_text().replace(f"{limit} = ", f"{limit} = 7 #", 1)
+    path = tmp_path / "course.toml"
+    path.write_text(text)
+    assert getattr(config.load_course(path).limits, limit) == 7
+    path.write_text(text.replace("[sandbox]", "[sandbox]\nbogus = 1"))
+    with pytest.raises(ValueError, match="unknown keys"):
+        config.load_course(path)
