@@ -143,22 +143,40 @@ def test_grade_without_mnist_says_how_to_prepare_it(tmp_path):
     assert "autograder data" in result.stderr and "Traceback" not in result.stderr
 
 
+def _processes_marked(mark: str) -> list[str]:
+    """Processes whose environment carries `mark` (the grader's subprocesses inherit it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if mark.encode() in (entry / "environ").read_bytes():
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return found
+
+
 def test_killed_run_resumes_without_losing_or_doubling_rows(graded_class, tmp_path):
+    import signal
+    import time
+
     tmp, reference_out, _ = graded_class
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "autograder", "grade", str(tmp / "class"), "--out", str(out),
            "--labs", "lab08_1_perceptron", "--no-progress"]
+    mark = f"AUTOGRADER_TEST_MARK={os.getpid()}-{time.monotonic_ns()}"
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    import signal
-    import time
-
+                            start_new_session=True, env=dict(os.environ, AUTOGRADER_TEST_MARK=mark.split("=")[1]))
     deadline = time.monotonic() + 300
     while not list(out.glob("*/results.json")) and time.monotonic() < deadline:
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the grader and its workers die mid-class
+    os.kill(proc.pid, signal.SIGKILL)  # the grader alone dies mid-class, with no chance to clean up
     proc.wait()
     finished_before = len(list(out.glob("*/results.json")))
+    # Its grading subprocess, zygote and workers die with it (each dies with its parent).
+    deadline = time.monotonic() + 30
+    while _processes_marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _processes_marked(mark), "processes of the killed grader outlived it"
     assert 1 <= finished_before < 3, "the kill should land between students"
     result = autograder(*cmd[3:])
     assert result.returncode == 0, result.stderr

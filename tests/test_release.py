@@ -9,7 +9,7 @@ import tomllib
 
 import pytest
 
-from autograder import config, stubs
+from autograder import stubs
 from autograder.release import build_bundle
 from tests.conftest import ROOT
 
