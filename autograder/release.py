@@ -156,7 +156,8 @@ def build_bundle(course: config.Course, out: Path, root: Path = config.KIT_ROOT)
     shutil.copyfile(probes_dir / "__init__.py", pkg / "probes" / "__init__.py")
     kept_probes = []
     for lab_id, source in kept.items():
-        roots = probe_names(source) | probe_names(common)
+        # The probes this lab's public checks ask for, directly or through the shared judges.
+        roots = probe_names(source) | probe_names(keep_used_helpers(common, [source]))
         probes = ast.unparse(_prune(ast.parse((probes_dir / f"{lab_id}.py").read_text()), roots)) + "\n"
         (pkg / "probes" / f"{lab_id}.py").write_text(probes)
         kept_probes.append(probes)

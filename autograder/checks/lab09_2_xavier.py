@@ -27,17 +27,16 @@ float32 values sit on a grid of relative spacing 2^-24 (6e-8), a bound rounded t
 moves by as much, and the random generators draw their uniforms on a 2^-24 grid, which moves
 any CDF by at most 2^-23; 1e-5 covers all of these a hundred times over and no bug.
 """
-import functools
 import math
-import numbers
 
 import torch
 from torch import nn
 
 from autograder.checks.common import (
-    FALSE_FAIL, assert_mnist_accuracy, dkw_epsilon, expect_value_error, grader_train_epoch, hoeffding_t, ks_distance,
-    normal_cdf, normal_quantile, tensor_like, uniform_cdf,
+    FALSE_FAIL, assert_mnist_accuracy, dkw_epsilon, expect_value_error, hoeffding_t, kind, ks_distance, normal_cdf,
+    normal_quantile, tensor_like, uniform_cdf,
 )
+from autograder.probes.lab09_2_xavier import MODELS
 
 # torch.nn.init as of torch 2.x: the public initialisers, their deprecated aliases and the
 # private helpers. The trap skips names a given torch release lacks.
@@ -52,10 +51,6 @@ FORBIDDEN = [
         "_no_grad_normal_", "_no_grad_trunc_normal_", "_no_grad_fill_", "_no_grad_zero_",
     )
 ]
-# torch's own functions, taken before the trap wraps them (this module is imported first):
-# a student's module that simply re-exports one is caught by identity in no_torch_nn_init.
-_TORCH_INIT = {name.rsplit(".", 1)[1]: getattr(torch.nn.init, name.rsplit(".", 1)[1])
-               for name in FORBIDDEN if hasattr(torch.nn.init, name.rsplit(".", 1)[1])}
 
 ROUND = 1e-5  # float32 rounding slack, see the module docstring
 SENTINEL = 7.0  # what a tensor holds before the student's code fills it: far outside every bound
@@ -101,12 +96,23 @@ def _call_text(name, shape, args=(), kwargs=None):
     return f"{name}({', '.join([f'tensor of shape {tuple(shape)}'] + extra)})"
 
 
-# --- calling the student's initialisers -----------------------------------------------------
+# --- calling the student's initialisers (in the worker: probes/lab09_2_xavier.py) ----------
+
+
+def _seen(found):
+    """A probe's reply, refused when the function it was to call is torch.nn.init's own, re-exported
+    (the probe reports it instead of calling it: the trap would see no frame of the student's file)."""
+    if isinstance(found, dict) and isinstance(found.get("reexported"), dict):
+        r = found["reexported"]
+        raise AssertionError(
+            f"{r.get('name')} is torch.nn.init.{r.get('origin')} itself, imported rather than written; this lab "
+            "asks you to write it with basic tensor operations")
+    return found
 
 
 def _values(w, what):
     """The values of `w` as a flat float64 tensor, after checking that all were filled."""
-    w = w.detach().double().cpu().flatten()
+    w = tensor_like(w, what).detach().double().cpu().flatten()
     unfilled = int((w == SENTINEL).sum().item())
     assert unfilled == 0, (
         f"{what}: {unfilled} of {w.numel()} values were never filled (the tensor still holds "
@@ -116,27 +122,17 @@ def _values(w, what):
     return w
 
 
-def _student_fn(student, name):
-    """student.<name>, refused when it is torch.nn.init's own function re-exported: the grader
-    calls it directly, so the trap would see no frame of the student's file in that call."""
-    fn = getattr(student, name)
-    origin = _torch_origin(fn)
-    assert origin is None, (
-        f"{name} is torch.nn.init.{origin} itself, imported rather than written; this lab asks "
-        "you to write it with basic tensor operations")
-    return fn
-
-
 def _fill(student, name, shape, args=(), kwargs=None):
-    """Call student.<name> on a fresh tensor of `shape`; return (values, call text).
+    """Have the worker call student.<name> on a fresh tensor of `shape` holding SENTINEL;
+    return (values, call text).
 
     The values are those of the returned tensor, or of the tensor handed in when the call
     returns None: returning the tensor, and filling it in place, is init_in_place's to judge.
     """
     call = _call_text(name, shape, args, kwargs)
-    t = torch.full(shape, SENTINEL)
-    out = _student_fn(student, name)(t, *args, **(kwargs or {}))
-    w = t if out is None else tensor_like(out, call, shape=shape)
+    found = _seen(student.probe("fill", fn=name, shape=tuple(shape), fill=SENTINEL, args=tuple(args),
+                                kwargs=dict(kwargs or {})))
+    w = found["values"] if found["returned"] == "None" else tensor_like(found["values"], call, shape=shape)
     return _values(w, call), call
 
 
@@ -233,18 +229,22 @@ def _distribution(w, kind, scale, how, call, alpha):
 # --- calculate_fan_in_and_fan_out -----------------------------------------------------------
 
 
+def _pair(student, shape, names=("calculate_fan_in_and_fan_out",)):
+    """calculate_fan_in_and_fan_out on an empty tensor of `shape`, asserted to be a pair; its two entries."""
+    found = _seen(student.probe("fans", shape=tuple(shape), names=tuple(names)))
+    what = f"calculate_fan_in_and_fan_out(tensor of shape {shape})"
+    assert "pair" in found, f"{what}: expected a pair (fan_in, fan_out), found {found.get('other')}"
+    return found["pair"], what
+
+
 def _check_fans(student, shapes):
     for shape in shapes:
-        what = f"calculate_fan_in_and_fan_out(tensor of shape {shape})"
-        t = torch.empty(shape)
-        result = _student_fn(student, "calculate_fan_in_and_fan_out")(t)
-        assert isinstance(result, (tuple, list)) and len(result) == 2, (
-            f"{what}: expected a pair (fan_in, fan_out), found {result!r}")
+        result, what = _pair(student, shape)
         for label, v in zip(("fan_in", "fan_out"), result):
-            assert isinstance(v, numbers.Integral) and not isinstance(v, bool), (
-                f"{what}: expected {label} as an int, found {type(v).__name__} {v!r}")
+            found = f"{v.get('type')} {v.get('repr')}" if isinstance(v, dict) else f"{kind(v)} {v!r}"
+            assert type(v) is int, f"{what}: expected {label} as an int, found {found}"
         expected = _fans(shape)
-        found = (int(result[0]), int(result[1]))
+        found = (result[0], result[1])
         assert found == expected, (
             f"{what}: expected (fan_in, fan_out) = {expected} (in * receptive field, "
             f"out * receptive field, receptive field {math.prod(shape[2:])}), found {found}")
@@ -259,9 +259,10 @@ def test_fans_4d(student):
 
 
 def test_fans_too_few_dims(student):
-    for shape in ((7,), ()):
-        what = f"calculate_fan_in_and_fan_out(tensor of shape {shape})"
-        expect_value_error(what, lambda: _student_fn(student, "calculate_fan_in_and_fan_out")(torch.zeros(shape)),
+    shapes = ((7,), ())
+    results = _seen(student.probe("fans_too_few_dims", shapes=shapes))
+    for i, shape in enumerate(shapes):
+        expect_value_error(f"calculate_fan_in_and_fan_out(tensor of shape {shape})", results[i],
                            "fewer than 2 dimensions")
 
 
@@ -355,16 +356,16 @@ def test_he_normal_distribution(student):
 def test_init_in_place(student):
     for name, shape in zip(INIT_FUNCTIONS, [(64, 96), (32, 16, 3, 3), (96, 64), (48, 8, 5)]):
         call = _call_text(name, shape)
-        t = torch.full(shape, SENTINEL)
-        ptr = t.data_ptr()
-        out = _student_fn(student, name)(t)
-        assert out is not None, f"{call}: expected the tensor it filled as the return value, found None"
-        assert out is t, (
+        found = _seen(student.probe("in_place", fn=name, shape=shape, fill=SENTINEL))
+        assert found["none"] is False, f"{call}: expected the tensor it filled as the return value, found None"
+        assert found["same"] is True, (
             f"{call}: expected the very tensor it was given back (filled in place), found a "
-            f"different {type(out).__name__}" + (f" of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else ""))
-        assert t.data_ptr() == ptr, (
+            f"different {found['out_type']}"
+            + (f" of shape {tuple(found['out_shape'])}" if found["out_shape"] is not None else ""))
+        assert found["same_storage"] is True, (
             f"{call}: the tensor's storage was replaced (tensor.data = ... or similar); fill the "
             "existing storage in place (uniform_, normal_, copy_)")
+        t = tensor_like(found["tensor"], call)
         assert tuple(t.shape) == shape and t.dtype == torch.float32, (
             f"{call}: the tensor changed to shape {tuple(t.shape)}, dtype {t.dtype}")
         _values(t, call)
@@ -372,76 +373,34 @@ def test_init_in_place(student):
 
 def test_init_no_autograd_history(student):
     for name in INIT_FUNCTIONS:
-        for kind in ("nn.Parameter", "leaf tensor with requires_grad=True"):
-            call = f"{name}({kind} of shape (64, 96))"
-            if kind == "nn.Parameter":
-                t = nn.Parameter(torch.full((64, 96), SENTINEL))
-            else:
-                t = torch.full((64, 96), SENTINEL, requires_grad=True)
-            out = _student_fn(student, name)(t)
-            assert torch.is_grad_enabled(), (
+        for leaf in ("nn.Parameter", "leaf tensor with requires_grad=True"):
+            call = f"{name}({leaf} of shape (64, 96))"
+            found = _seen(student.probe("no_history", fn=name, kind=leaf, shape=(64, 96), fill=SENTINEL))
+            assert found["grad_enabled"] is True, (
                 f"{call}: autograd is still switched off after the call; use `with torch.no_grad():`, "
                 "which switches it back on, not torch.set_grad_enabled(False)")
-            assert t.grad_fn is None and t.is_leaf, (
-                f"{call}: the filling was recorded by autograd (grad_fn {type(t.grad_fn).__name__}); "
+            assert found["grad_fn"] is None and found["is_leaf"] is True, (
+                f"{call}: the filling was recorded by autograd (grad_fn {found['grad_fn']}); "
                 "fill the tensor inside torch.no_grad()")
-            assert t.requires_grad, (
+            assert found["requires_grad"] is True, (
                 f"{call}: the tensor no longer requires grad afterwards; it must stay trainable")
-            if out is None or out is t:
-                _values(t, call)
+            if found["returned"] != "other":
+                _values(found["values"], call)
             else:  # a different tensor back is init_in_place's to judge; it must not record history either
-                out = tensor_like(out, call, shape=(64, 96))
-                assert out.grad_fn is None, (
+                out = tensor_like(found["values"], call, shape=(64, 96))
+                assert found["out_grad_fn"] is None, (
                     f"{call}: the returned tensor records autograd history (grad_fn "
-                    f"{type(out.grad_fn).__name__}); fill the tensor inside torch.no_grad()")
+                    f"{found['out_grad_fn']}); fill the tensor inside torch.no_grad()")
                 _values(out, call)
 
 
 # --- init_linear_layers_ --------------------------------------------------------------------
 
 
-class _Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(300, 150)
-        self.act = nn.ReLU()
-
-    def forward(self, x):
-        return self.act(self.fc(x))
-
-
-class _Nested(nn.Module):
-    """Linear layers at several depths: in a Sequential, a custom block, a ModuleList and a ModuleDict."""
-
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(nn.Linear(200, 300), nn.ReLU(), _Block())
-        self.heads = nn.ModuleList([nn.Linear(150, 100), nn.Sequential(nn.Linear(150, 60), nn.Tanh())])
-        self.extra = nn.ModuleDict({"proj": nn.Linear(150, 120)})
-        self.out = nn.Linear(100, 10)
-
-    def forward(self, x):
-        h = self.features(x)
-        return self.out(self.heads[0](h)) + self.extra["proj"](h)[:, :10] + self.heads[1](h)[:, :10]
-
-
-class _Mixed(nn.Module):
-    """Linear layers with and without bias beside modules whose parameters must stay as they are."""
-
-    def __init__(self):
-        super().__init__()
-        self.embed = nn.Embedding(50, 24)
-        self.conv = nn.Conv2d(3, 6, 3)
-        self.body = nn.Sequential(nn.Linear(24, 32), nn.LayerNorm(32), nn.ReLU(),
-                                  nn.Linear(32, 16, bias=False), nn.BatchNorm1d(16))
-        self.head = nn.Linear(16, 10)
-
-    def forward(self, x):
-        return self.head(self.body(self.embed(x)))
-
-
 def _linears(model):
-    return [(name or "the model", m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    """(state_dict key of the weight, display name, layer) of every nn.Linear in the grader's model."""
+    return [(f"{name}.weight" if name else "weight", name or "the model", m)
+            for name, m in model.named_modules() if isinstance(m, nn.Linear)]
 
 
 def _prime(model):
@@ -452,7 +411,7 @@ def _prime(model):
         for name, m in model.named_modules():
             if isinstance(m, nn.Linear):
                 m.weight.fill_(SENTINEL)
-        linear_weights = {id(m.weight) for _, m in _linears(model)}
+        linear_weights = {id(m.weight) for _, _, m in _linears(model)}
         for name, p in list(model.named_parameters()) + list(model.named_buffers()):
             if id(p) in linear_weights:
                 continue
@@ -462,18 +421,38 @@ def _prime(model):
     return keep
 
 
+def _grader_model(name):
+    """The grader's copy of probes' MODELS[name], primed: (model, what must not change, its state)."""
+    model = MODELS[name]()
+    keep = _prime(model)
+    return model, keep, {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _init_layers(student, name, start, method=None, keyword=False):
+    """init_linear_layers_ on the worker's MODELS[name] holding `start`: (returned, state after)."""
+    found = _seen(student.probe("init_linear_layers", model=name, start=start, method=method, keyword=keyword))
+    state = found["state"]
+    assert isinstance(state, dict), f"the model's state could not be read ({kind(state)})"
+    return found, state
+
+
 def _layer_text(name, m):
     return f"layer {name} (Linear({m.in_features}->{m.out_features}))"
 
 
-def _check_layers(model, method, call, alpha_total):
-    """Every Linear weight of `model` filled, following `method` (DKW on each layer)."""
+def _weight(state, key, what, m):
+    return tensor_like(state.get(key), f"{what} weight", shape=(m.out_features, m.in_features))
+
+
+def _check_layers(state, model, method, call, alpha_total):
+    """Every Linear weight of the grader's `model` filled in the student's `state`, following
+    `method` (DKW on each layer)."""
     layers = _linears(model)
     kind, scale_fn, formula = METHODS[method]
     alpha = alpha_total / len(layers)
-    for name, m in layers:
+    for key, name, m in layers:
         what = f"{call}: {_layer_text(name, m)}"
-        w = m.weight.detach().double().flatten()
+        w = _weight(state, key, what, m).detach().double().flatten()
         unfilled = int((w == SENTINEL).sum().item())
         assert unfilled == 0, (
             f"{what} was not initialised ({unfilled} of {w.numel()} weights still hold their old value); "
@@ -485,119 +464,78 @@ def _check_layers(model, method, call, alpha_total):
 
 
 def test_init_linear_layers_every_linear(student):
-    model = nn.Sequential(nn.Linear(400, 200), nn.ReLU(), nn.Linear(200, 300), nn.Tanh(),
-                          nn.Linear(300, 100, bias=False))
-    _prime(model)
-    out = _student_fn(student, "init_linear_layers_")(model)
-    assert out is model, (
+    model, _, start = _grader_model("stack")
+    found, state = _init_layers(student, "stack", start)
+    assert found["returned_model"] is True, (
         "init_linear_layers_(model): expected the model it was given as the return value, found "
-        + ("None" if out is None else f"a different {type(out).__name__}"))
+        + ("None" if found["returned"] == "None" else f"a different {found['returned']}"))
     # the default method is xavier_uniform; DKW on each of the 3 layers, alpha = FALSE_FAIL / 3
-    _check_layers(model, "xavier_uniform", "init_linear_layers_(model) (default method)", FALSE_FAIL)
+    _check_layers(state, model, "xavier_uniform", "init_linear_layers_(model) (default method)", FALSE_FAIL)
 
 
 def test_init_linear_layers_nested(student):
-    model = _Nested()
-    _prime(model)
-    _student_fn(student, "init_linear_layers_")(model)
+    model, _, start = _grader_model("nested")
+    _, state = _init_layers(student, "nested", start)
     # the default method, so that a wrong method loses init_linear_layers_method's points only;
     # DKW on each of the 6 layers, alpha = FALSE_FAIL / 6
-    _check_layers(model, "xavier_uniform", "init_linear_layers_(nested model)", FALSE_FAIL)
+    _check_layers(state, model, "xavier_uniform", "init_linear_layers_(nested model)", FALSE_FAIL)
 
 
 def test_init_linear_layers_weights_only(student):
     methods = ("xavier_normal", "he_uniform")
     for method in methods:
-        model = _Mixed()
-        keep = _prime(model)
+        model, keep, start = _grader_model("mixed")
         call = f"init_linear_layers_(model, {method!r})"
-        _student_fn(student, "init_linear_layers_")(model, method=method)
-        state = dict(model.named_parameters())
-        state.update(model.named_buffers())
+        _, state = _init_layers(student, "mixed", start, method=method, keyword=True)
         for name, before in keep.items():
             now = state.get(name)
             assert now is not None, f"{call}: the model lost its parameter or buffer {name}"
-            assert now.shape == before.shape and torch.equal(now.detach(), before), (
+            assert isinstance(now, torch.Tensor) and now.shape == before.shape and torch.equal(now, before), (
                 f"{call}: {name} changed; only the weights of nn.Linear layers may be initialised "
                 "(biases and other modules' parameters stay as they are)")
         # the Linear weights were filled (how is init_linear_layers_method's to judge)
-        for layer_name, m in _linears(model):
-            _values(m.weight, f"{call}: {_layer_text(layer_name, m)}")
+        for key, layer_name, m in _linears(model):
+            what = f"{call}: {_layer_text(layer_name, m)}"
+            _values(_weight(state, key, what, m), what)
 
 
 def test_init_linear_layers_method(student):
     methods = list(METHODS)
     for i, method in enumerate(methods):
-        model = nn.Sequential(nn.Linear(400, 200), nn.ReLU(), nn.Linear(200, 300))
-        _prime(model)
-        if i % 2:
-            _student_fn(student, "init_linear_layers_")(model, method)
-            call = f"init_linear_layers_(model, {method!r})"
-        else:
-            _student_fn(student, "init_linear_layers_")(model, method=method)
-            call = f"init_linear_layers_(model, method={method!r})"
+        model, _, start = _grader_model("pair")
+        keyword = i % 2 == 0
+        _, state = _init_layers(student, "pair", start, method=method, keyword=keyword)
+        call = f"init_linear_layers_(model, method={method!r})" if keyword else f"init_linear_layers_(model, {method!r})"
         # DKW on 2 layers for each of 4 methods: alpha = FALSE_FAIL / 8 each
-        _check_layers(model, method, call, FALSE_FAIL / len(methods))
+        _check_layers(state, model, method, call, FALSE_FAIL / len(methods))
 
 
 def test_init_linear_layers_unknown_method(student):
-    for method in ("orthogonal", "zeros", ""):
-        call = f"init_linear_layers_(model, {method!r})"
-        model = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2))
-        expect_value_error(call, lambda: _student_fn(student, "init_linear_layers_")(model, method),
-                           "an unknown method")
+    methods = ("orthogonal", "zeros", "")
+    results = _seen(student.probe("init_linear_layers_unknown", methods=methods))
+    for i, method in enumerate(methods):
+        expect_value_error(f"init_linear_layers_(model, {method!r})", results[i], "an unknown method")
 
 
 # --- torch.nn.init left alone ---------------------------------------------------------------
 
 
-def _torch_origin(obj):
-    """The torch.nn.init name `obj` is (or wraps, through partial or __wrapped__), else None."""
-    current = {name: getattr(torch.nn.init, name, None) for name in _TORCH_INIT}
-    for _ in range(10):
-        for name in _TORCH_INIT:
-            if obj is _TORCH_INIT[name] or obj is current[name]:
-                return name
-        if isinstance(obj, functools.partial):
-            obj = obj.func
-        elif getattr(obj, "__wrapped__", None) is not None:
-            obj = obj.__wrapped__
-        else:
-            return None
-    return None
-
-
-def test_no_torch_nn_init(student, trap):
-    before = len(trap.violations)
-    for name in ("calculate_fan_in_and_fan_out",) + INIT_FUNCTIONS + ("init_linear_layers_",):
-        _student_fn(student, name)  # not torch.nn.init's own function, re-exported
-    result = student.calculate_fan_in_and_fan_out(torch.empty(8, 4, 3, 3))
-    assert isinstance(result, (tuple, list)) and len(result) == 2, (
-        f"calculate_fan_in_and_fan_out(tensor of shape (8, 4, 3, 3)): expected a pair, found {result!r}")
+def test_no_torch_nn_init(student):
+    # Each probe reply names any forbidden function the student's code called, even one whose
+    # error it caught: the grader then fails the check with that name (remote.ForbiddenCall).
+    names = ("calculate_fan_in_and_fan_out",) + INIT_FUNCTIONS + ("init_linear_layers_",)
+    _pair(student, (8, 4, 3, 3), names)  # none of them torch.nn.init's own function, re-exported
     for name in INIT_FUNCTIONS:
         for shape in ((40, 60), (8, 4, 3, 3)):
             w, call = _fill(student, name, shape)
             assert w.std().item() > 0, f"{call}: expected random values, found the constant {w[0].item():.4g}"
-    for method in METHODS:  # exercised for what it calls; what it does is judged elsewhere
-        student.init_linear_layers_(nn.Sequential(nn.Linear(40, 30), nn.ReLU(), nn.Linear(30, 20)), method)
-    assert len(trap.violations) == before, (
-        f"your code called {trap.violations[before]}, which this lab asks you to write yourself")
+    # exercised for what it calls; what it does is judged elsewhere
+    _seen(student.probe("init_linear_layers_methods", methods=tuple(METHODS)))
 
 
 # --- MNIST ---------------------------------------------------------------------------------
 
 
-def mnist_training(student, params):
-    """(model, train_epoch) for the MNIST check and `autograder calibrate`: the grader's MLP
-    (784-256-256-10, ReLU) with its Linear weights set by the student's init_linear_layers_
-    (params["method"]), trained by the grader's own loop (this lab has no train_epoch)."""
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
-    returned = student.init_linear_layers_(model, params["method"])
-    assert returned is model, "init_linear_layers_: expected the model it was given back"
-    return model, grader_train_epoch
-
-
-def test_mnist_accuracy(student, mnist, device, params):
-    model, train_epoch = mnist_training(student, params)
+def test_mnist_accuracy(student, test_labels, params):
     assert_mnist_accuracy(f"an MLP (784-256-256-10, ReLU) initialised by your init_linear_layers_(model, "
-                          f"{params['method']!r})", model, train_epoch, mnist, device, params)
+                          f"{params['method']!r})", student, test_labels, params)
