@@ -1,13 +1,11 @@
 """Lab 9-3 checks: Dropout by hand (statistics, scaling, gradient, modes), the dropout MLP,
 and the train/eval modes of train_epoch and evaluate."""
 import torch
-from torch import nn
-from torch.nn.modules.dropout import _DropoutNd
 
 from autograder.checks.common import (
     FALSE_FAIL, allclose, expect_value_error, assert_evaluate_counts_all_samples, assert_evaluate_sets_eval_mode,
-    assert_train_epoch_matches_sgd, assert_train_epoch_sets_train_mode, hoeffding_t, layer_kind,
-    assert_mnist_accuracy, max_abs_diff, tensor_like,
+    assert_train_epoch_matches_sgd, assert_train_epoch_sets_train_mode, hoeffding_t, is_a, layer_kind,
+    assert_mnist_accuracy, max_abs_diff, short_type, tensor_like,
 )
 
 FORBIDDEN = [
@@ -33,21 +31,26 @@ FORBIDDEN = [
 # within 2 * 2^-24 + 2^-24 of p; 1e-6 covers that and is far below every tolerance below.
 GRID = 1e-6
 
+MODULE = "torch.nn.modules.module.Module"
+DROPOUT_ND = "torch.nn.modules.dropout._DropoutNd"  # the base of torch's nn.Dropout family
 
-def _nonzero_input(shape, device="cpu"):
+
+def _nonzero_input(shape):
     """Values with |x| in [0.5, 1.5) and random signs: an exact zero in the output is a drop."""
     sign = torch.where(torch.rand(shape) < 0.5, -1.0, 1.0)
-    return ((torch.rand(shape) + 0.5) * sign).to(device)
+    return (torch.rand(shape) + 0.5) * sign
 
 
-def _dropout(student, p):
-    d = student.Dropout(p)
-    assert isinstance(d, nn.Module), f"Dropout({p}) should be an nn.Module, found {type(d).__name__}"
-    return d
+def _assert_module(found, p):
+    assert is_a(found, MODULE), f"Dropout({p}) should be an nn.Module, found {short_type(found)}"
 
 
-def _forward(d, x, what):
-    return tensor_like(d(x), what, shape=x.shape, dtype=x.dtype)
+def _forward(student, p, x, what, **how) -> list[torch.Tensor]:
+    """The outputs of the student's Dropout(p) on x (probe dropout_forward; `how` picks the modes,
+    the number of calls and the device), each checked to be a tensor shaped like x."""
+    found = student.probe("dropout_forward", p=p, x=x, **how)
+    _assert_module(found, p)
+    return [tensor_like(out, what, shape=x.shape, dtype=x.dtype) for out in found["outputs"]]
 
 
 def test_dropout_zero_fraction(student):
@@ -59,9 +62,7 @@ def test_dropout_zero_fraction(student):
     n = x.numel()
     t = hoeffding_t(n, FALSE_FAIL / len(ps)) + GRID
     for p in ps:
-        d = _dropout(student, p)
-        d.train()
-        out = _forward(d, x, f"Dropout({p}) output for a (20, 50, 1000) input")
+        out, = _forward(student, p, x, f"Dropout({p}) output for a (20, 50, 1000) input")
         frac = (out == 0).double().mean().item()
         hint = " (is p used as the probability to keep?)" if abs(frac - (1 - p)) <= t else ""
         assert abs(frac - p) <= t, (
@@ -71,12 +72,12 @@ def test_dropout_zero_fraction(student):
 
 def test_dropout_scaling(student):
     x = _nonzero_input((300, 200))
-    original = x.clone()
     for p in (0.25, 0.6):
-        d = _dropout(student, p)
-        d.train()
-        out = _forward(d, x, f"Dropout({p}) output")
-        assert torch.equal(x, original), f"Dropout({p}) changed its input tensor in place; return a new tensor"
+        seen = student.probe("dropout_forward", p=p, x=x, return_input=True)
+        _assert_module(seen, p)
+        out = tensor_like(seen["outputs"][0], f"Dropout({p}) output", shape=x.shape, dtype=x.dtype)
+        assert torch.equal(seen["input_after"], x), (
+            f"Dropout({p}) changed its input tensor in place; return a new tensor")
         kept = out != 0
         found, expected = out[kept], x[kept] / (1 - p)
         assert allclose(found, expected, rtol=1e-5, atol_scale=1e-6), (
@@ -87,16 +88,12 @@ def test_dropout_scaling(student):
     # float32 draw hits with probability 2^-24; over n = 4096 elements two such drops happen
     # with probability <= C(n, 2) 2^-48 < 3e-8, so one dropped element is forgiven.
     x0 = _nonzero_input((64, 64))
-    d = _dropout(student, 0.0)
-    d.train()
-    out = _forward(d, x0, "Dropout(0.0) output")
+    out, = _forward(student, 0.0, x0, "Dropout(0.0) output")
     differ = (out != x0).sum().item()
     dropped = (out == 0).sum().item()
     assert differ <= 1 and dropped == differ, (
         f"Dropout(0.0) in training mode should return the input unchanged; {differ} of 4096 elements differ")
-    d = _dropout(student, 1.0)
-    d.train()
-    out = _forward(d, x0, "Dropout(1.0) output")
+    out, = _forward(student, 1.0, x0, "Dropout(1.0) output")
     assert not torch.isnan(out).any(), "Dropout(1.0) in training mode returned NaN (0 / 0?); expected all zeros"
     assert (out == 0).all(), (
         f"Dropout(1.0) in training mode should zero every element; {(out != 0).sum().item()} of 4096 are nonzero")
@@ -104,54 +101,52 @@ def test_dropout_scaling(student):
 
 def test_dropout_gradient(student):
     p = 0.4
-    x = _nonzero_input((200, 300)).requires_grad_()
-    d = _dropout(student, p)
-    d.train()
-    out = _forward(d, x, f"Dropout({p}) output")
+    x = _nonzero_input((200, 300))
     g = torch.randn(x.shape)
-    assert out.requires_grad, f"Dropout({p}): the output is detached from the input; no gradient can flow back"
-    out.backward(g)
-    assert x.grad is not None, f"Dropout({p}): no gradient reached the input"
-    mask = (out.detach() != 0).to(x.dtype)
+    # The worker runs forward and backward(g); the expected gradient comes from its output's mask.
+    found = student.probe("dropout_backward", p=p, x=x, g=g)
+    _assert_module(found, p)
+    out = tensor_like(found["output"], f"Dropout({p}) output", shape=x.shape, dtype=x.dtype)
+    assert found["requires_grad"], f"Dropout({p}): the output is detached from the input; no gradient can flow back"
+    grad = found["grad"]
+    assert grad is not None, f"Dropout({p}): no gradient reached the input"
+    grad = tensor_like(grad, f"Dropout({p}) input gradient", shape=x.shape)
+    mask = (out != 0).to(x.dtype)
     expected = g * mask / (1 - p)
-    assert allclose(x.grad, expected, rtol=1e-5, atol_scale=1e-6), (
+    assert allclose(grad, expected, rtol=1e-5, atol_scale=1e-6), (
         f"Dropout({p}): d(out)/d(x) should be mask / (1 - p) (0 for dropped elements, {1 / (1 - p):.4f} for kept "
-        f"ones); the input gradient is off by up to {max_abs_diff(x.grad, expected):.3g}")
+        f"ones); the input gradient is off by up to {max_abs_diff(grad, expected):.3g}")
 
 
-def test_dropout_eval_identity(student, device):
-    x = _nonzero_input((50, 40), device)
+def test_dropout_eval_identity(student):
+    x = _nonzero_input((50, 40))
     for p in (0.6, 1.0):
-        d = _dropout(student, p)
-        d.eval()
-        out = _forward(d, x, f"Dropout({p}) output in eval mode")
+        out, = _forward(student, p, x, f"Dropout({p}) output in eval mode", modes=["eval"], on_device=True)
         assert torch.equal(out, x), (
             f"Dropout({p}) in eval mode should return the input unchanged; "
             f"{(out != x).sum().item()} of {x.numel()} elements differ")
-    d = _dropout(student, 0.6)
-    d.eval()
-    d.train()
-    out = _forward(d, x, "Dropout(0.6) output after .eval() then .train()")
+    out, = _forward(student, 0.6, x, "Dropout(0.6) output after .eval() then .train()", modes=["eval", "train"],
+                    on_device=True)
     # 2000 elements all kept with probability 0.4^2000: the mode must follow self.training.
     assert (out == 0).any(), "Dropout(0.6) switched back to training mode still dropped nothing; follow self.training"
-    model = student.build_dropout_mlp(p=0.5, hidden=32, num_hidden_layers=2, in_features=40, num_classes=3)
-    model = model.to(device).eval()
-    with torch.no_grad():
-        y1 = tensor_like(model(x), "build_dropout_mlp(...) output", shape=(50, 3))
-        y2 = tensor_like(model(x), "build_dropout_mlp(...) output", shape=(50, 3))
+    kwargs = {"p": 0.5, "hidden": 32, "num_hidden_layers": 2, "in_features": 40, "num_classes": 3}
+    found = student.probe("dropout_mlp_eval", kwargs=kwargs, x=x, calls=2, on_device=True)
+    assert is_a(found, MODULE), f"build_dropout_mlp(p=0.5): expected an nn.Module, found {short_type(found)}"
+    y1, y2 = (tensor_like(y, "build_dropout_mlp(...) output", shape=(50, 3)) for y in found["outputs"])
     assert torch.equal(y1, y2), (
         "build_dropout_mlp(p=0.5): in eval mode two forward passes on the same input differ; "
         "dropout must be off in eval mode")
 
 
 def test_dropout_invalid_p(student):
-    for p in (-0.1, 1.5, 2):
-        expect_value_error(f"Dropout({p})", lambda: student.Dropout(p), "p must lie in [0, 1]")
+    ps = (-0.1, 1.5, 2)
+    for p, result in zip(ps, student.probe("dropout_invalid", ps=ps)):
+        expect_value_error(f"Dropout({p})", result, "p must lie in [0, 1]")
     for p in (0, 0.3, 1):
-        d = student.Dropout(p)
-        assert getattr(d, "p", None) == p, f"Dropout({p}): expected attribute p == {p}, found {getattr(d, 'p', None)!r}"
-    d = student.Dropout()
-    assert getattr(d, "p", None) == 0.5, f"Dropout(): the default p should be 0.5, found {getattr(d, 'p', None)!r}"
+        found = student.probe("dropout_p", p=p)
+        assert found == p, f"Dropout({p}): expected attribute p == {p}, found {found!r}"
+    found = student.probe("dropout_p")
+    assert found == 0.5, f"Dropout(): the default p should be 0.5, found {found!r}"
 
 
 def test_dropout_independent_masks(student):
@@ -162,10 +157,7 @@ def test_dropout_independent_masks(student):
     p = 0.3
     q = p ** 2 + (1 - p) ** 2
     x = _nonzero_input((400, 500))
-    d = _dropout(student, p)
-    d.train()
-    m1 = _forward(d, x, f"Dropout({p}) output") != 0
-    m2 = _forward(d, x, f"Dropout({p}) output") != 0
+    m1, m2 = (out != 0 for out in _forward(student, p, x, f"Dropout({p}) output", calls=2))
     comparisons = {
         "even and odd rows (samples) of one call": (m1[0::2], m1[1::2]),
         "even and odd columns (features) of one call": (m1[:, 0::2], m1[:, 1::2]),
@@ -181,18 +173,14 @@ def test_dropout_independent_masks(student):
             "on every call")
 
 
-def _describe(model, student):
-    kinds = []
-    for m in model:
-        if isinstance(m, student.Dropout):
-            kinds.append(f"Dropout(p={getattr(m, 'p', '?')})")
-        else:
-            kinds.append(layer_kind(m))
-    return kinds
+def _describe(found: dict) -> list[str]:
+    """The layers of a described build_dropout_mlp(...): this lab's Dropout with its p, else layer_kind."""
+    return [f"Dropout(p={e.get('p', '?')})" if e.get("student_dropout") else layer_kind(e) for e in found["layers"]]
 
 
 def test_dropout_mlp_structure(student):
-    assert isinstance(student.Dropout, type) and not issubclass(student.Dropout, _DropoutNd), (
+    cls = student.probe("dropout_class")
+    assert cls["is_class"] and DROPOUT_ND not in cls["mro"], (
         "Dropout must be written by hand, not derived from torch's nn.Dropout")
     cases = [
         ({"p": 0.35, "hidden": 48, "num_hidden_layers": 3, "in_features": 20, "num_classes": 7}, 0.35, 20, 48, 3, 7),
@@ -201,52 +189,37 @@ def test_dropout_mlp_structure(student):
     ]
     for kwargs, p, n_in, hidden, layers, n_out in cases:
         call = f"build_dropout_mlp({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
-        model = student.build_dropout_mlp(**kwargs)
-        assert isinstance(model, nn.Sequential), f"{call}: expected an nn.Sequential, found {type(model).__name__}"
-        torch_dropouts = [type(m).__name__ for m in model.modules() if isinstance(m, _DropoutNd)]
+        found = student.probe("dropout_mlp", kwargs=kwargs)
+        assert found.get("sequential"), f"{call}: expected an nn.Sequential, found {short_type(found)}"
+        torch_dropouts = found["torch_dropouts"]
         assert not torch_dropouts, (
             f"{call}: found torch's {torch_dropouts[0]}; use the Dropout class written in this lab")
         expected = []
         for i in range(layers):
             expected += [f"Linear({n_in if i == 0 else hidden}->{hidden})", "relu", f"Dropout(p={p})"]
         expected.append(f"Linear({hidden if layers else n_in}->{n_out})")
-        found = _describe(model, student)
+        found = _describe(found)
         assert found == expected, f"{call}: expected the layers {expected}, found {found}"
-    model = student.build_dropout_mlp(**cases[0][0]).eval()
-    with torch.no_grad():
-        tensor_like(model(torch.randn(5, 20)), "build_dropout_mlp(in_features=20, num_classes=7) output",
-                    shape=(5, 7))
+    found = student.probe("dropout_mlp_eval", kwargs=cases[0][0], x=torch.randn(5, 20))
+    tensor_like(found["outputs"][0], "build_dropout_mlp(in_features=20, num_classes=7) output", shape=(5, 7))
 
 
-def test_train_epoch_sets_train_mode(student, device):
-    assert_train_epoch_sets_train_mode(student.train_epoch, device)
+def test_train_epoch_sets_train_mode(student):
+    assert_train_epoch_sets_train_mode(student)
 
 
-def test_train_epoch_matches_sgd(student, device):
-    assert_train_epoch_matches_sgd(student.train_epoch, device)
+def test_train_epoch_matches_sgd(student):
+    assert_train_epoch_matches_sgd(student)
 
 
-def test_evaluate_sets_eval_mode(student, device):
-    assert_evaluate_sets_eval_mode(student.evaluate, device)
+def test_evaluate_sets_eval_mode(student):
+    assert_evaluate_sets_eval_mode(student)
 
 
-def test_evaluate_counts_all_samples(student, device):
-    assert_evaluate_counts_all_samples(student.evaluate, device)
+def test_evaluate_counts_all_samples(student):
+    assert_evaluate_counts_all_samples(student)
 
 
-def _build_kwargs(params):
-    return {k: params[k] for k in ("p", "hidden", "num_hidden_layers") if k in params}
-
-
-def mnist_training(student, params):
-    """(model, train_epoch) for the MNIST check and `autograder calibrate`: the student's model,
-    trained by the student's train_epoch."""
-    model = student.build_dropout_mlp(**_build_kwargs(params))
-    assert isinstance(model, nn.Module), f"build_dropout_mlp: expected an nn.Module, found {type(model).__name__}"
-    return model, student.train_epoch
-
-
-def test_mnist_accuracy(student, device, mnist, params):
-    build = ", ".join(f"{k}={v}" for k, v in _build_kwargs(params).items())
-    model, train_epoch = mnist_training(student, params)
-    assert_mnist_accuracy(f"build_dropout_mlp({build}) with your train_epoch", model, train_epoch, mnist, device, params)
+def test_mnist_accuracy(student, test_labels, params):
+    build = ", ".join(f"{k}={params[k]}" for k in ("p", "hidden", "num_hidden_layers") if k in params)
+    assert_mnist_accuracy(f"build_dropout_mlp({build}) with your train_epoch", student, test_labels, params)
