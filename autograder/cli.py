@@ -9,7 +9,8 @@ from pathlib import Path
 from autograder import config
 
 # Instructor commands need modules that the student bundle leaves out.
-INSTRUCTOR_MODULES = {"grade": "grading", "release": "release", "stubs": "stubs", "calibrate": "calibrate"}
+INSTRUCTOR_MODULES = {"grade": "grading", "release": "release", "stubs": "stubs", "calibrate": "calibrate",
+                      "nbgrader": "nbgrader_course"}
 
 
 def _available(command: str) -> bool:
@@ -41,12 +42,25 @@ def _parser() -> argparse.ArgumentParser:
         g.add_argument("--workers", default="1", help="parallel students: a number or 'auto'")
         g.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: course.toml)")
         g.add_argument("--no-progress", action="store_true", help="no progress bar")
+        g.add_argument("--nbgrader", action="store_true",
+                       help="SUBMISSIONS is an nbgrader course directory: grade its submitted/<student>/<lab>/ "
+                            "and write the scores into its gradebook (found on its own when the folder "
+                            "holds nbgrader_config.py and submitted/)")
+        g.add_argument("--assignment", default=None,
+                       help="with --nbgrader: comma-separated assignments (lab ids); default: all submitted")
     if _available("release"):
         r = sub.add_parser("release", help="write the student bundle")
         r.add_argument("out", type=Path)
     if _available("stubs"):
         s = sub.add_parser("stubs", help="regenerate assignments/ from solutions/")
         s.add_argument("--check", action="store_true", help="only report stale stubs; exit 1 if any")
+    if _available("nbgrader"):
+        n = sub.add_parser("nbgrader", help="create or update an nbgrader course directory from the kit")
+        n.add_argument("course_dir", type=Path)
+        n.add_argument("--course-id", default=None, help="nbgrader course id (default: kept, else from the course name)")
+        n.add_argument("--exchange", default=None,
+                       help="nbgrader exchange root (default: kept, else /srv/nbgrader/exchange)")
+        n.add_argument("--labs", default=None, help="comma-separated lab ids (default: all)")
     if _available("calibrate"):
         k = sub.add_parser("calibrate", help="measure the reference's MNIST accuracy over seeds")
         k.add_argument("--seeds", type=int, default=10)
@@ -70,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _looks_like_nbgrader(folder: Path) -> bool:
+    """An nbgrader course directory rather than a class folder."""
+    return (folder / "nbgrader_config.py").is_file() and (folder / "submitted").is_dir()
+
+
 def _run(args, course: config.Course) -> int:
     if args.command == "check":
         from autograder.selfcheck import self_check
@@ -86,6 +105,21 @@ def _run(args, course: config.Course) -> int:
         source = args.source or (Path(os.environ["MNIST_DIR"]) if os.environ.get("MNIST_DIR") else None)
         path = mnist.prepare(cache, source=source, download=source is None)
         print(f"MNIST verified and cached in {path}")
+        return 0
+
+    if args.command == "grade" and (args.nbgrader or _looks_like_nbgrader(args.submissions)):
+        from autograder.gradebook import grade_nbgrader
+        from autograder.grading import auto_workers
+
+        workers = auto_workers() if args.workers == "auto" else int(args.workers)
+        assignments = args.assignment.split(",") if args.assignment else (args.labs.split(",") if args.labs else None)
+        summary = grade_nbgrader(course, args.submissions, args.out, assignments=assignments, workers=workers,
+                                 device=args.device, progress=not args.no_progress)
+        print(f"{summary.students} students: {summary.graded} labs graded, {summary.reused} unchanged "
+              f"and kept; scores written to {summary.gradebook}; grades in {summary.grades_csv}")
+        if summary.skipped:
+            print(f"skipped (not in the gradebook, or not a lab of the course): {', '.join(summary.skipped)}")
+        print(summary.grades_csv.read_text(), end="")
         return 0
 
     if args.command == "grade":
@@ -118,6 +152,15 @@ def _run(args, course: config.Course) -> int:
             return 1 if stale else 0
         changed = stubs.write_stubs()
         print("\n".join(f"wrote {p}" for p in changed) or "assignments/ is up to date")
+        return 0
+
+    if args.command == "nbgrader":
+        from autograder.nbgrader_course import write_course
+
+        labs = args.labs.split(",") if args.labs else None
+        written = write_course(course, args.course_dir, course_id=args.course_id, exchange=args.exchange, labs=labs)
+        print("\n".join(f"wrote {p}" for p in written) or f"{args.course_dir} is up to date")
+        print(f"next: cd {args.course_dir} && nbgrader generate_assignment LAB (see docs/nbgrader.md)")
         return 0
 
     if args.command == "calibrate":

@@ -135,7 +135,10 @@ def _text(data: bytes, name: str, notes: list[str]) -> str:
 
 def notebook_source(data: bytes, name: str) -> str:
     """The code cells of a notebook as one module; IPython magics and shell lines are
-    commented out. Raises ValueError with a message for the student when it is not a notebook."""
+    commented out. Raises ValueError with a message for the student when it is not a notebook.
+
+    An nbgrader notebook (cells with nbgrader ids) gives its setup and solution cells and
+    the definitions of added cells, never its test or demo cells (autograder.nbextract)."""
     try:
         nb = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -143,6 +146,10 @@ def notebook_source(data: bytes, name: str) -> str:
     cells = nb.get("cells") if isinstance(nb, dict) else None
     if not isinstance(cells, list):
         raise ValueError(f"{name} is not a valid notebook (no list of cells)")
+    from autograder import nbextract
+
+    if nbextract.is_nbgrader_notebook(nb):
+        return nbextract.module_source(nb, name).source
     chunks = []
     for cell in cells:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":

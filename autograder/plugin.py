@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import config as kitconfig, mnist as mnist_data, remote, seeding
+from autograder import config as kitconfig, mnist as mnist_data, remote, runner, seeding
 
 _state: dict = {}
 
@@ -73,7 +73,7 @@ def pytest_configure(config):
     # Started now, so that it imports torch while pytest collects the checks.
     shared = os.environ.get("AUTOGRADER_ZYGOTE")
     _state["zygote"] = (remote.Zygote.attach(Path(shared)) if shared
-                        else remote.Zygote.start(_mnist_inputs(course, lab)))
+                        else remote.Zygote.start(runner.mnist_inputs_for(course)))
     _emit(
         {
             "event": "session",
@@ -83,16 +83,6 @@ def pytest_configure(config):
             "seed": course.seed,
         }
     )
-
-
-def _mnist_inputs(course: kitconfig.Course, lab: kitconfig.Lab) -> Path | None:
-    """The workers' MNIST file when this lab trains on MNIST and it is prepared."""
-    if not any(c.id == "mnist_accuracy" for c in lab.checks):
-        return None
-    try:
-        return mnist_data.inputs_file(course.mnist_cache)
-    except mnist_data.MnistError:
-        return None  # the MNIST check reports it; the other checks need no MNIST
 
 
 def pytest_unconfigure(config):

@@ -19,6 +19,7 @@ BUNDLE_MODULES = [
     "__init__.py", "__main__.py", "cli.py", "config.py", "mnist.py", "plugin.py", "runner.py",
     "seeding.py", "selfcheck.py", "student.py", "traps.py",
     "remote.py", "sandbox.py", "wire.py", "worker.py", "zygote.py",  # the worker side of the self-check
+    "notebook.py", "nbextract.py",  # the test cells of the course's notebooks
 ]
 
 STUDENT_README = """# {name}: your lab bundle

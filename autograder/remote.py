@@ -216,6 +216,20 @@ class Worker:
         self.sock.close()
 
 
+_SHARED: dict[str, Zygote] = {}
+
+
+def shared_zygote(mnist_inputs: Path | None) -> Zygote:
+    """One zygote per MNIST file for this whole process (a class, a test session): workers
+    are forked per check, so sharing it shares nothing between submissions. It exits with
+    this process (its stdin closes)."""
+    key = str(mnist_inputs or "")
+    z = _SHARED.get(key)
+    if z is None or (z.proc is not None and z.proc.poll() is not None):
+        z = _SHARED[key] = Zygote.start(mnist_inputs)
+    return z
+
+
 def spec_for(lab: config.Lab, submission: Path, device: str, *, forbidden: list[str], threads: int,
              limits: Limits, hidden: list[Path]) -> dict:
     import dataclasses
@@ -224,4 +238,6 @@ def spec_for(lab: config.Lab, submission: Path, device: str, *, forbidden: list[
         "submission": str(submission), "lab": lab.id, "module": lab.module, "forbidden": forbidden,
         "device": device, "threads": threads, "limits": dataclasses.asdict(limits),
         "hidden": [str(p) for p in hidden],
+        # AUTOGRADER_SANDBOX=none forces the fallback without namespaces (docs/security.md).
+        "namespaces": os.environ.get("AUTOGRADER_SANDBOX") != "none",
     }

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import config
+from autograder import config, mnist, remote
 
 GRACE_S = 15.0  # beyond pytest-timeout's own limit, before the watchdog kills
 STARTUP_S = 120.0  # interpreter, torch and check-module import, before the first check
@@ -130,6 +130,16 @@ def _exit_text(code: int | None) -> str:
     return f"exit code {code}"
 
 
+def mnist_inputs_for(course: config.Course) -> Path | None:
+    """The workers' MNIST file when the course trains on MNIST and it is prepared."""
+    if not any(c.id == "mnist_accuracy" for lab in course.labs.values() for c in lab.checks):
+        return None
+    try:
+        return mnist.inputs_file(course.mnist_cache)
+    except mnist.MnistError:
+        return None  # the MNIST check reports it; the other checks need no MNIST
+
+
 def not_gradable(course: config.Course, lab_id: str, status: str, message: str) -> LabRun:
     """The record of a lab that intake could not hand over (missing, ambiguous, unreadable)."""
     lab = course.lab(lab_id)
@@ -160,6 +170,10 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
         env.update(AUTOGRADER_TORCH_THREADS=str(torch_threads), OMP_NUM_THREADS=str(torch_threads))
     # Out of the workers' sight besides the kit's own folders: the class, the results, MNIST.
     env["AUTOGRADER_HIDE"] = os.pathsep.join(str(p) for p in [*hide, course.mnist_cache])
+    # Workers come from this process's zygote: torch and MNIST are loaded once per class.
+    zygote = remote.shared_zygote(mnist_inputs_for(course))
+    zygote.wait_ready()
+    env["AUTOGRADER_ZYGOTE"] = str(zygote.sock_path)
     with tempfile.TemporaryDirectory(prefix=f"grade-{lab.id}-") as tmp:
         tmp = Path(tmp)
         workdir = tmp / "submission"

@@ -81,11 +81,11 @@ def _write(path: str, text: str) -> None:
         f.write(text)
 
 
-def _enter_namespaces(state: Confinement) -> bool:
+def _enter_namespaces(state: Confinement, namespaces: bool) -> bool:
     """Step 1. Returns whether a mount namespace (hence step 2) is available."""
     flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
     uid, gid = os.getuid(), os.getgid()
-    if os.environ.get("AUTOGRADER_SANDBOX") == "none":  # the documented fallback, forced (tests)
+    if not namespaces:  # the documented fallback, forced (AUTOGRADER_SANDBOX=none, for tests)
         state.notes.append("namespaces switched off (AUTOGRADER_SANDBOX=none)")
         return False
     if not LINUX:
@@ -195,13 +195,14 @@ def read_tree(folder: Path) -> dict[str, bytes]:
     return files
 
 
-def enter(files: dict[str, bytes], hidden: list[Path], limits: Limits, scratch: Path, slot: int) -> tuple[int, Path, Confinement]:
+def enter(files: dict[str, bytes], hidden: list[Path], limits: Limits, scratch: Path, slot: int,
+          namespaces: bool = True) -> tuple[int, Path, Confinement]:
     """Steps 1-3, called in a freshly forked process. Returns (pid, submission folder, state)
     in both processes of step 3's fork: pid is 0 in the confined child, which must call
     `lock_down` next; the parent only waits for it."""
     state = Confinement()
     uid = UID_BASE + slot if os.getuid() == 0 else None
-    if _enter_namespaces(state):
+    if _enter_namespaces(state, namespaces):
         _hide(hidden, state, root_user=uid is not None)
         root = _fresh_tmp(files, limits, uid)
     else:

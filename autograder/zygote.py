@@ -54,7 +54,7 @@ def _intermediate(conn: socket.socket, mnist) -> None:
     files = sandbox.read_tree(Path(spec["submission"]))
     scratch = Path(tempfile.mkdtemp(prefix="worker-"))
     pid, root, state = sandbox.enter(files, [Path(p) for p in spec.get("hidden", [])], limits, scratch,
-                                     slot=os.getpid() % 100_000)
+                                     slot=os.getpid() % 100_000, namespaces=bool(spec.get("namespaces", True)))
     if pid == 0:
         try:
             sandbox.lock_down(root, limits, state, spec["device"], int(spec.get("threads", 1)))
