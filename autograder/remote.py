@@ -79,7 +79,8 @@ def hidden_paths(extra: list[Path] = ()) -> list[Path]:
     hidden += [Path(p) for p in extra]
     needed = [Path(sys.prefix).resolve(), config.PACKAGE_DIR.resolve(), Path(os.__file__).resolve().parent]
     # Never hide a folder the worker's Python lives in, nor one of its parents.
-    return [p for p in hidden if not any(n == p.resolve() or n.is_relative_to(p.resolve()) for n in needed)]
+    unique = dict.fromkeys(p.resolve() for p in hidden)
+    return [p for p in unique if not any(n == p or n.is_relative_to(p) for n in needed)]
 
 
 @dataclass

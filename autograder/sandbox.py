@@ -163,8 +163,17 @@ def _hide(hidden: list[Path], state: Confinement, root_user: bool) -> None:
 
 
 def _fresh_tmp(files: dict[str, bytes], limits: Limits, owner: int | None) -> Path:
-    """A private /tmp holding only the submission's files; returns the submission folder."""
+    """A private /tmp holding only the submission's files; returns the submission folder.
+    Python's own folders under /tmp (a kit cloned there, with its virtual environment) are
+    bound back, with the folders hidden inside them still hidden."""
+    keep = [p for p in python_paths() if p.is_relative_to("/tmp")]
+    keep = [p for p in keep if not any(q != p and p.is_relative_to(q) for q in keep)]
+    fds = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in keep]
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits.tmp_mb}m,mode=1777")
+    for path, fd in fds:
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", str(path), None, MS_BIND | MS_REC)
+        os.close(fd)
     for shm in ("/dev/shm",):
         if os.path.isdir(shm):
             _mount("tmpfs", shm, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")

@@ -45,10 +45,11 @@ def in_function(code: str, source: str = HONEST) -> str:
 
 
 def if_readable(path: Path) -> str:
-    """Take the reference when `path` can be read from the student's code."""
+    """Take the reference when the content of `path` can be read from the student's code
+    (a hidden file reads as empty: its content is what must not leak)."""
     return _with_reference(f"""
         try:
-            open({str(path)!r}, 'rb').read(1)
+            assert open({str(path)!r}, 'rb').read(1)
             {GAIN}
         except Exception:
             pass
@@ -143,6 +144,7 @@ ATTACKS = {
 BREAKS_HONEST_PART = {
     "sys_exit_at_import", "os_exit_at_import", "sys_exit_in_function", "os_exit_in_function",
     "patch_builtins", "patch_tensor_eq", "forge_worker_replies", "raise_skip_in_function", "raise_pytest_exit",
+    "print_fake_all_passed",  # its writes to every descriptor garble its own reply channel: all its checks err
 }
 # Each of these costs only the check it hits; the rest of the run is untouched.
 RESOURCE_ATTACKS = {
