@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,16 +219,19 @@ class Worker:
 
 
 _SHARED: dict[str, Zygote] = {}
+_SHARED_LOCK = threading.Lock()  # the class grader's threads share one zygote
 
 
 def shared_zygote(mnist_inputs: Path | None) -> Zygote:
-    """One zygote per MNIST file for this whole process (a class, a test session): workers
-    are forked per check, so sharing it shares nothing between submissions. It exits with
-    this process (its stdin closes)."""
+    """One zygote per MNIST file for this whole process (a class, a test session), ready:
+    workers are forked per check, so sharing it shares nothing between submissions. It
+    exits with this process (its stdin closes)."""
     key = str(mnist_inputs or "")
-    z = _SHARED.get(key)
-    if z is None or (z.proc is not None and z.proc.poll() is not None):
-        z = _SHARED[key] = Zygote.start(mnist_inputs)
+    with _SHARED_LOCK:
+        z = _SHARED.get(key)
+        if z is None or (z.proc is not None and z.proc.poll() is not None):
+            z = _SHARED[key] = Zygote.start(mnist_inputs)
+        z.wait_ready()
     return z
 
 

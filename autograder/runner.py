@@ -172,7 +172,6 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
     env["AUTOGRADER_HIDE"] = os.pathsep.join(str(p) for p in [*hide, course.mnist_cache])
     # Workers come from this process's zygote: torch and MNIST are loaded once per class.
     zygote = remote.shared_zygote(mnist_inputs_for(course))
-    zygote.wait_ready()
     env["AUTOGRADER_ZYGOTE"] = str(zygote.sock_path)
     with tempfile.TemporaryDirectory(prefix=f"grade-{lab.id}-") as tmp:
         tmp = Path(tmp)
