@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import socket
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,13 +52,7 @@ def raised(exc: BaseException, root: Path) -> dict:
         if where else None,
         "student": where is not None,
         "oom": is_out_of_memory(exc),
-        "kit_frame": None if where else _last_frame(exc),
     }
-
-
-def _last_frame(exc: BaseException) -> str | None:
-    frames = traceback.extract_tb(exc.__traceback__)
-    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else None
 
 
 def serve(conn: socket.socket, spec: dict, root: Path, mnist: dict | None) -> None:
