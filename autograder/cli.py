@@ -18,6 +18,21 @@ def _available(command: str) -> bool:
     return module is None or (config.PACKAGE_DIR / f"{module}.py").is_file()
 
 
+def _workers(text: str) -> int:
+    """--workers: 'auto' (one per CPU core) or a positive number."""
+    if text == "auto":
+        from autograder.grading import auto_workers
+
+        return auto_workers()
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'auto', found {text!r}")
+    return n
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="autograder", description=__doc__)
     p.add_argument("--course", type=Path, default=None, help="course.toml to use (default: the kit's)")
@@ -39,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
         g.add_argument("submissions", type=Path, help="folder with one folder per student")
         g.add_argument("--out", type=Path, required=True, help="where results.json, feedback.md, grades.csv go")
         g.add_argument("--labs", default=None, help="comma-separated lab ids (default: all)")
-        g.add_argument("--workers", default="1", help="parallel students: a number or 'auto'")
+        g.add_argument("--workers", default="auto", type=_workers,
+                       help="labs graded at once: a number, or 'auto' (default: one per CPU core)")
         g.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: course.toml)")
         g.add_argument("--no-progress", action="store_true", help="no progress bar")
         g.add_argument("--nbgrader", action="store_true",
@@ -109,11 +125,8 @@ def _run(args, course: config.Course) -> int:
 
     if args.command == "grade" and (args.nbgrader or _looks_like_nbgrader(args.submissions)):
         from autograder.gradebook import grade_nbgrader
-        from autograder.grading import auto_workers
-
-        workers = auto_workers() if args.workers == "auto" else int(args.workers)
         assignments = args.assignment.split(",") if args.assignment else (args.labs.split(",") if args.labs else None)
-        summary = grade_nbgrader(course, args.submissions, args.out, assignments=assignments, workers=workers,
+        summary = grade_nbgrader(course, args.submissions, args.out, assignments=assignments, workers=args.workers,
                                  device=args.device, progress=not args.no_progress)
         print(f"{summary.students} students: {summary.graded} labs graded, {summary.reused} unchanged "
               f"and kept; scores written to {summary.gradebook}; grades in {summary.grades_csv}")
@@ -123,11 +136,10 @@ def _run(args, course: config.Course) -> int:
         return 0
 
     if args.command == "grade":
-        from autograder.grading import auto_workers, grade_class
+        from autograder.grading import grade_class
 
-        workers = auto_workers() if args.workers == "auto" else int(args.workers)
         labs = args.labs.split(",") if args.labs else None
-        summary = grade_class(course, args.submissions, args.out, labs=labs, workers=workers,
+        summary = grade_class(course, args.submissions, args.out, labs=labs, workers=args.workers,
                               device=args.device, progress=not args.no_progress)
         print(f"{summary.students} students: {summary.graded} labs graded, {summary.reused} unchanged "
               f"and kept; grades in {summary.grades_csv}")

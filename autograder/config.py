@@ -13,6 +13,10 @@ from autograder.sandbox import Limits
 KIT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(__file__).resolve().parent
 CHECKS_DIR = PACKAGE_DIR / "checks"
+# Torch threads of every judge session and worker. Parallelism comes from grading several
+# labs at once (--workers), which scales better than threads for these small networks and
+# keeps every result bit for bit the same whatever the number of workers.
+TORCH_THREADS = 1
 
 
 def default_course_file() -> Path:

@@ -412,7 +412,8 @@ def grade_nbgrader(course: config.Course, course_dir: Path, out: Path, *, assign
     if any(c.id == "mnist_accuracy" for s in specs.values() for c in course.lab(s.lab).checks):
         mnist.ensure(course.mnist_cache)
     kit = grading.kit_fingerprint(course)
-    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    workers = max(1, workers)
+    share = grading.gpu_share(device, workers)
     per_student = {s.name: [Job(s.name, specs[a]) for a in specs if (s / a).is_dir()] for s in folders}
     per_student = {k: v for k, v in per_student.items() if v}
     total = sum(len(v) for v in per_student.values())
@@ -420,32 +421,38 @@ def grade_nbgrader(course: config.Course, course_dir: Path, out: Path, *, assign
     counts = {"graded": 0, "reused": 0}
     lock = threading.Lock()
 
+    def grade_job(job: Job, old: dict) -> dict:
+        """One student's assignment (in a lab thread): extract, grade, its results record."""
+        job.course, job.lab = course, course.lab(job.spec.lab)
+        folder = submitted / job.student / job.spec.name
+        with tempfile.TemporaryDirectory(prefix="nbgrade-") as tmp:
+            status, message, lab_dir = _prepare(job, folder, Path(tmp))
+            fp = grading.lab_fingerprint(kit, device, lab_dir, f"{status}\0{message}\0{job.notes}")
+            if old.get(job.lab.id, {}).get("fingerprint") == fp:
+                job.reused = True
+                return old[job.lab.id]
+            if lab_dir is None:
+                run = runner.not_gradable(course, job.lab.id, status, message)
+            else:
+                run = runner.run_lab(course, job.lab.id, lab_dir, device=device, gpu_share=share,
+                                     hide=[course_dir, out.resolve()])
+            return results.lab_record(run, fp, job.notes)
+
     def grade_student(student: str) -> list[Job]:
         previous = results.read_results(out / student / "results.json")
         old = previous["extra_data"]["labs"] if previous else {}
         records = {lab: old[lab] for lab in course.labs if lab in old}
-        for job in per_student[student]:
-            job.course, job.lab = course, course.lab(job.spec.lab)
-            folder = submitted / student / job.spec.name
-            with tempfile.TemporaryDirectory(prefix="nbgrade-") as tmp:
-                status, message, lab_dir = _prepare(job, folder, Path(tmp))
-                fp = grading.lab_fingerprint(kit, device, lab_dir, f"{status}\0{message}\0{job.notes}")
-                if old.get(job.lab.id, {}).get("fingerprint") == fp:
-                    record, job.reused = old[job.lab.id], True
-                else:
-                    if lab_dir is None:
-                        run = runner.not_gradable(course, job.lab.id, status, message)
-                    else:
-                        run = runner.run_lab(course, job.lab.id, lab_dir, device=device, torch_threads=threads,
-                                             hide=[course_dir, out.resolve()])
-                    record = results.lab_record(run, fp, job.notes)
-            job.record = records[job.lab.id] = record
+        running = {lab_pool.submit(grade_job, job, old): job for job in per_student[student]}
+        for future in as_completed(running):  # written as soon as each assignment is graded
+            job = running[future]
+            job.record = records[job.lab.id] = future.result()
             # nbgrader's autograded notebooks, as `nbgrader autograde` would write them
+            folder = submitted / student / job.spec.name
             dest = Path(coursedir.format_path(coursedir.autograded_directory, student, job.spec.name))
             dest.mkdir(parents=True, exist_ok=True)
             release = Path(coursedir.format_path(coursedir.release_directory, ".", job.spec.name))
             for nb, parsed, _ in job.books:
-                node = autograded_notebook(nb, parsed, record, job.notes, release / f"{nb.name}.ipynb")
+                node = autograded_notebook(nb, parsed, job.record, job.notes, release / f"{nb.name}.ipynb")
                 results.write_atomic(dest / f"{nb.name}.ipynb", nbformat.writes(node) + "\n")
             if (folder / "timestamp.txt").is_file():
                 shutil.copyfile(folder / "timestamp.txt", dest / "timestamp.txt")
@@ -458,7 +465,9 @@ def grade_nbgrader(course: config.Course, course_dir: Path, out: Path, *, assign
         return per_student[student]
 
     try:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, \
+        # As in grading.grade_class: student threads wait, lab threads grade.
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lab") as lab_pool, \
+                ThreadPoolExecutor(max_workers=workers + 1, thread_name_prefix="student") as pool, \
                 Gradebook(coursedir.db_url, coursedir.course_id) as gb:
             futures = [pool.submit(grade_student, s) for s in per_student]
             for future in as_completed(futures):  # the gradebook is written here, in one thread

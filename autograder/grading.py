@@ -1,4 +1,4 @@
-"""Grade a class: every student folder, every lab, in parallel workers, resumable.
+"""Grade a class: every student folder, every lab, several labs at a time, resumable.
 
 SUBMISSIONS holds one folder per student, each holding lab folders named by lab id.
 A lab whose files, kit and device are unchanged since the last run keeps its grade; a
@@ -11,7 +11,7 @@ import hashlib
 import os
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,11 +68,21 @@ def resolve_device(name: str) -> str:
 
 
 def auto_workers() -> int:
-    return max(1, (os.cpu_count() or 1) // 2)
+    """One worker per CPU core this process may use: a worker grades one lab at a time on one
+    torch thread (config.TORCH_THREADS); on a GPU each drives its own share of the device."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, cores or 1)
+
+
+def gpu_share(device: str, workers: int) -> float:
+    """Each concurrent worker's fraction of the GPU's memory, leaving room for their CUDA
+    contexts (which the allocator does not count)."""
+    return 0.9 / max(1, workers) if device.startswith("cuda") else 1.0
 
 
 def grade_class(course: config.Course, submissions: Path, out: Path, *, labs: list[str] | None = None,
                 workers: int = 1, device: str | None = None, progress: bool = True) -> ClassSummary:
+    """Grade every student's labs, `workers` labs at a time (labs of one student too)."""
     labs = labs or list(course.labs)
     for lab in labs:
         course.lab(lab)  # unknown lab ids fail before any work
@@ -82,7 +92,8 @@ def grade_class(course: config.Course, submissions: Path, out: Path, *, labs: li
         mnist.ensure(course.mnist_cache)  # fail once, up front, rather than in every student's MNIST check
     out.mkdir(parents=True, exist_ok=True)
     kit = kit_fingerprint(course)
-    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    workers = max(1, workers)
+    share = gpu_share(device, workers)
     counts = {"graded": 0, "reused": 0}
     lock = threading.Lock()
     bar = tqdm(total=len(students) * len(labs), unit="lab", disable=not progress, desc="grading")
@@ -96,31 +107,40 @@ def grade_class(course: config.Course, submissions: Path, out: Path, *, labs: li
         old = previous["extra_data"]["labs"] if previous else {}
         # Labs outside this run keep their earlier grades.
         records: dict[str, dict] = {lab: old[lab] for lab in course.labs if lab in old}
+        running = {}
         for lab in labs:
             got = taken.labs[lab]
             notes = taken.notes + got.notes
             fp = lab_fingerprint(kit, device, got.folder, f"{got.status}\0{got.message}\0{notes}")
             if old.get(lab, {}).get("fingerprint") == fp:
                 records[lab] = old[lab]
-                kind = "reused"
+                done(student, lab, records, "reused")
+            elif got.folder is None:
+                records[lab] = results.lab_record(runner.not_gradable(course, lab, got.status, got.message), fp, notes)
+                done(student, lab, records, "graded")
             else:
-                if got.folder is None:
-                    run = runner.not_gradable(course, lab, got.status, got.message)
-                else:
-                    run = runner.run_lab(course, lab, got.folder, device=device, torch_threads=threads,
+                future = lab_pool.submit(runner.run_lab, course, lab, got.folder, device=device, gpu_share=share,
                                          hide=[submissions.resolve(), out.resolve()])
-                records[lab] = results.lab_record(run, fp, notes)
-                kind = "graded"
-            ordered = {lab: records[lab] for lab in course.labs if lab in records}
-            results.write_student(out, student.name, course, ordered)
-            with lock:
-                counts[kind] += 1
-                bar.set_postfix_str(f"{student.name}/{lab}", refresh=False)
-                bar.update()
+                running[future] = (lab, fp, notes)
+        for future in as_completed(running):  # each lab's grade is written as soon as it is known
+            lab, fp, notes = running[future]
+            records[lab] = results.lab_record(future.result(), fp, notes)
+            done(student, lab, records, "graded")
+
+    def done(student: Path, lab: str, records: dict, kind: str) -> None:
+        ordered = {lab: records[lab] for lab in course.labs if lab in records}
+        results.write_student(out, student.name, course, ordered)
+        with lock:
+            counts[kind] += 1
+            bar.set_postfix_str(f"{student.name}/{lab}", refresh=False)
+            bar.update()
 
     try:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for future in [pool.submit(grade_student, s) for s in students]:
+        # Student threads take in submissions and wait; lab threads grade. One more student
+        # than workers keeps the next submission's intake ready when a worker frees up.
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lab") as lab_pool, \
+                ThreadPoolExecutor(max_workers=workers + 1, thread_name_prefix="student") as student_pool:
+            for future in [student_pool.submit(grade_student, s) for s in students]:
                 future.result()
     finally:
         bar.close()

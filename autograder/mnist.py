@@ -5,6 +5,7 @@ SHA-256 check and a tensor cache so that grading never touches the idx files aga
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -141,8 +142,10 @@ def load_inputs(path: Path) -> dict[str, torch.Tensor]:
     return {k: tensors[k] for k in INPUT_KEYS}
 
 
+@functools.lru_cache(maxsize=4)
 def load_test_labels(cache_dir: Path) -> torch.Tensor:
-    """The test labels, for the grader alone."""
+    """The test labels, for the grader alone. Cached: the judge server loads them once for
+    all the sessions it forks."""
     return torch.load(ensure(cache_dir), weights_only=True)["test_labels"]
 
 

@@ -58,8 +58,7 @@ def pytest_configure(config):
 
     course = kitconfig.load_course(opt.course)
     lab = course.lab(opt.lab)
-    threads = int(os.environ.get("AUTOGRADER_TORCH_THREADS") or torch.get_num_threads())
-    torch.set_num_threads(threads)
+    torch.set_num_threads(kitconfig.TORCH_THREADS)
     hidden = [Path(p) for p in os.environ.get("AUTOGRADER_HIDE", "").split(os.pathsep) if p]
     _state.update(
         course=course,
@@ -67,13 +66,12 @@ def pytest_configure(config):
         submission=Path(opt.submission).resolve(),
         device=_resolve_device(opt.device, course),
         report=open(opt.report, "a", encoding="utf-8") if opt.report else None,
-        threads=threads,
         hidden=remote.hidden_paths(hidden),
     )
     # Started now, so that it imports torch while pytest collects the checks.
     shared = os.environ.get("AUTOGRADER_ZYGOTE")
     _state["zygote"] = (remote.Zygote.attach(Path(shared)) if shared
-                        else remote.Zygote.start(runner.mnist_inputs_for(course)))
+                        else remote.Zygote.start("autograder.zygote", str(runner.mnist_inputs_for(course) or "")))
     _emit(
         {
             "event": "session",
@@ -174,7 +172,8 @@ def student(request, zygote, _seeded):
     course: kitconfig.Course = _state["course"]
     spec = remote.spec_for(lab, _state["submission"], _state["device"],
                            forbidden=list(getattr(request.module, "FORBIDDEN", [])),
-                           threads=_state["threads"], limits=course.limits, hidden=_state["hidden"])
+                           limits=course.limits, hidden=_state["hidden"],
+                           gpu_share=float(os.environ.get("AUTOGRADER_GPU_SHARE") or 1.0))
     worker = zygote.connect(spec)
     try:
         _note_confinement(worker.confinement)

@@ -18,6 +18,7 @@ from autograder import config
 BUNDLE_MODULES = [
     "__init__.py", "__main__.py", "cli.py", "config.py", "mnist.py", "plugin.py", "runner.py",
     "seeding.py", "selfcheck.py", "student.py", "traps.py",
+    "forkserver.py", "judge_server.py",  # the self-check's sessions and workers come from fork servers
     "remote.py", "sandbox.py", "wire.py", "worker.py", "zygote.py",  # the worker side of the self-check
     "notebook.py", "nbextract.py",  # the test cells of the course's notebooks
 ]

@@ -9,15 +9,12 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import config, wire
+from autograder import config, forkserver, wire
 from autograder.sandbox import Limits
 
 START_S = 120.0  # the zygote imports torch and loads MNIST once
@@ -84,48 +81,11 @@ def hidden_paths(extra: list[Path] = ()) -> list[Path]:
     return [p for p in unique if not any(n == p or n.is_relative_to(p) for n in needed)]
 
 
-@dataclass
-class Zygote:
-    """A running zygote process; `connect()` gives a fresh confined worker."""
-
-    proc: subprocess.Popen
-    sock_path: Path
-    _tmp: tempfile.TemporaryDirectory
-    ready: bool = False
-
-    @classmethod
-    def start(cls, mnist_inputs: Path | None = None) -> "Zygote":
-        tmp = tempfile.TemporaryDirectory(prefix="zygote-")
-        os.chmod(tmp.name, 0o700)
-        sock_path = Path(tmp.name) / "zygote.sock"
-        pythonpath = os.pathsep.join(p for p in (str(config.KIT_ROOT), os.environ.get("PYTHONPATH")) if p)
-        env = dict(os.environ, PYTHONPATH=pythonpath, PYTHONDONTWRITEBYTECODE="1")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.zygote", str(sock_path), str(mnist_inputs or "")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-            start_new_session=True)
-        return cls(proc, sock_path, tmp)
-
-    @classmethod
-    def attach(cls, sock_path: Path) -> "Zygote":
-        """A zygote somebody else started (the class grader's, shared by its runs)."""
-        return cls(None, Path(sock_path), None, ready=True)
-
-    def wait_ready(self) -> None:
-        if self.ready:
-            return
-        line = self.proc.stdout.readline()  # blocks until "ready" or the zygote's death
-        if line.strip() != b"ready":
-            raise RuntimeError(
-                f"the grading zygote did not start (exit code {self.proc.poll()}); run "
-                f"`{sys.executable} -m autograder.zygote /tmp/x.sock` to see why")
-        self.ready = True
+class Zygote(forkserver.Server):
+    """The zygote (zygote.py), a fork server; `connect()` gives a fresh confined worker."""
 
     def connect(self, spec: dict, timeout: float = 60.0) -> "Worker":
-        self.wait_ready()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        sock.connect(str(self.sock_path))
+        sock = self.open(timeout)
         wire.send(sock, spec)
         try:
             hello = wire.recv(sock)
@@ -133,17 +93,6 @@ class Zygote:
             sock.close()
             raise WorkerDied(f"the worker did not start ({e})") from None
         return Worker(sock, int(hello["hello"]), int(hello["pgid"]), hello.get("confinement", {}))
-
-    def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.stdin.close()  # the zygote exits when its stdin closes
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if self._tmp is not None:
-            self._tmp.cleanup()
 
 
 @dataclass
@@ -215,30 +164,21 @@ class Worker:
         self.sock.close()
 
 
-_SHARED: dict[str, Zygote] = {}
-_SHARED_LOCK = threading.Lock()  # the class grader's threads share one zygote
+def shared_zygote(mnist_inputs: Path | None, wait: bool = True) -> Zygote:
+    """The zygote for this whole process (a class, a test session): workers are forked per
+    check, so sharing it shares nothing between submissions."""
+    return forkserver.shared(Zygote, "autograder.zygote", str(mnist_inputs or ""), wait=wait)
 
 
-def shared_zygote(mnist_inputs: Path | None) -> Zygote:
-    """One zygote per MNIST file for this whole process (a class, a test session), ready:
-    workers are forked per check, so sharing it shares nothing between submissions. It
-    exits with this process (its stdin closes)."""
-    key = str(mnist_inputs or "")
-    with _SHARED_LOCK:
-        z = _SHARED.get(key)
-        if z is None or (z.proc is not None and z.proc.poll() is not None):
-            z = _SHARED[key] = Zygote.start(mnist_inputs)
-        z.wait_ready()
-    return z
-
-
-def spec_for(lab: config.Lab, submission: Path, device: str, *, forbidden: list[str], threads: int,
-             limits: Limits, hidden: list[Path]) -> dict:
+def spec_for(lab: config.Lab, submission: Path, device: str, *, forbidden: list[str], limits: Limits,
+             hidden: list[Path], gpu_share: float = 1.0) -> dict:
+    """What the zygote needs to start a worker; `gpu_share` is the fraction of the GPU's memory
+    its allocator may take (the grader gives each concurrent worker an equal share)."""
     import dataclasses
 
     return {
         "submission": str(submission), "lab": lab.id, "module": lab.module, "forbidden": forbidden,
-        "device": device, "threads": threads, "limits": dataclasses.asdict(limits),
+        "device": device, "threads": config.TORCH_THREADS, "gpu_share": gpu_share, "limits": dataclasses.asdict(limits),
         "hidden": [str(p) for p in hidden],
         # AUTOGRADER_SANDBOX=none forces the fallback without namespaces (docs/security.md).
         "namespaces": os.environ.get("AUTOGRADER_SANDBOX") != "none",

@@ -1,8 +1,10 @@
-"""Run one lab's checks on one submission in a subprocess that may crash, hang or exit.
+"""Run one lab's checks on one submission in a pytest session of their own.
 
-A watchdog kills the process group when a check outlives its time limit; a crash or
-kill costs only the check that was running, and the remaining checks run again in a
-fresh process. Results come back through the JSON-lines report that the plugin writes.
+The session is forked from the judge server (judge_server.py), the student's code runs in
+workers forked from the zygote (zygote.py). A watchdog kills the session when a check
+outlives its time limit; a kill costs only the check that was running, and the remaining
+checks run again in a fresh session. Results come back through the JSON-lines report
+that the plugin writes.
 """
 from __future__ import annotations
 
@@ -10,17 +12,15 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import config, mnist, remote
+from autograder import config, judge_server, mnist, remote
 
 GRACE_S = 15.0  # beyond pytest-timeout's own limit, before the watchdog kills
-STARTUP_S = 120.0  # interpreter, torch and check-module import, before the first check
+STARTUP_S = 120.0  # a session's start (the judge server's, the first time), before its first event
 
 
 @dataclass
@@ -65,10 +65,10 @@ def _unfinished(events: list[dict]) -> dict | None:
     return running
 
 
-def _pytest_command(lab: config.Lab, workdir: Path, report: Path, course: config.Course,
-                    only: list[str], device: str | None) -> list[str]:
-    cmd = [
-        sys.executable, "-m", "pytest", str(config.CHECKS_DIR / f"{lab.id}.py"),
+def _pytest_args(lab: config.Lab, workdir: Path, report: Path, course: config.Course,
+                 only: list[str], device: str | None) -> list[str]:
+    args = [
+        str(config.CHECKS_DIR / f"{lab.id}.py"),
         "-c", str(config.CHECKS_DIR / "pytest.ini"),
         "-p", "autograder.plugin", "-p", "pytest_timeout", "-p", "no:cacheprovider",
         "--assert=plain", "-q", "--no-header",
@@ -76,30 +76,19 @@ def _pytest_command(lab: config.Lab, workdir: Path, report: Path, course: config
         "--course", str(course.path), "--only", ",".join(only),
     ]
     if device:
-        cmd += ["--device", device]
-    return cmd
+        args += ["--device", device]
+    return args
 
 
-def _die_with_parent() -> None:
-    """In the grading subprocess: a grader killed with SIGKILL takes its subprocess along
-    (and with it the zygote and every worker, each of which dies with its parent)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
-
-
-def _run_once(cmd: list[str], cwd: Path, env: dict, report: Path, lab: config.Lab,
+def _run_once(session: judge_server.Session, report: Path, lab: config.Lab,
               course_import_s: float) -> tuple[int | None, str | None]:
-    """Run until exit or watchdog kill; return (returncode, id of the check killed for time).
-    Results come through the report; the console output (the student's prints) is dropped."""
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
+    """Watch a pytest session until it ends or the watchdog kills it; return (returncode, id
+    of the check killed for time). Results come through the report."""
     started = time.monotonic()
     killed_for = None
     try:
-        while proc.poll() is None:
-            time.sleep(0.1)
+        while session.poll() is None:
+            time.sleep(0.05)
             events = _read_report(report)
             last_start = _unfinished(events)
             if not events and time.monotonic() - started > STARTUP_S:
@@ -109,19 +98,11 @@ def _run_once(cmd: list[str], cwd: Path, env: dict, report: Path, lab: config.La
                 if time.time() - last_start["time"] > limit:
                     killed_for = last_start["check"]
             if killed_for:
-                os.killpg(proc.pid, signal.SIGKILL)
                 break
-        proc.wait()
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        else:
-            try:  # anything the student's code left behind in the group goes too
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    return proc.returncode, killed_for
+        session.kill()  # anything left behind in the session's group goes too
+        session.wait()
+    return session.returncode, killed_for
 
 
 def _exit_text(code: int | None) -> str:
@@ -140,6 +121,15 @@ def mnist_inputs_for(course: config.Course) -> Path | None:
         return None  # the MNIST check reports it; the other checks need no MNIST
 
 
+def servers_for(course: config.Course) -> tuple[judge_server.JudgeServer, remote.Zygote]:
+    """The judge server and the zygote, started together (each imports torch) and ready."""
+    judges = judge_server.shared_judge_server(course.mnist_cache, wait=False)
+    zygote = remote.shared_zygote(mnist_inputs_for(course), wait=False)
+    judges.wait_ready()
+    zygote.wait_ready()
+    return judges, zygote
+
+
 def not_gradable(course: config.Course, lab_id: str, status: str, message: str) -> LabRun:
     """The record of a lab that intake could not hand over (missing, ambiguous, unreadable)."""
     lab = course.lab(lab_id)
@@ -149,8 +139,9 @@ def not_gradable(course: config.Course, lab_id: str, status: str, message: str) 
 
 def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | None = None,
             only: list[str] | None = None, public_only: bool = False,
-            torch_threads: int | None = None, hide: list[Path] = ()) -> LabRun:
-    """Grade `lab_dir` (a folder holding the lab's module) and return every check's outcome."""
+            gpu_share: float = 1.0, hide: list[Path] = ()) -> LabRun:
+    """Grade `lab_dir` (a folder holding the lab's module) and return every check's outcome.
+    `gpu_share`: the fraction of the GPU's memory the lab's workers may take (on CUDA)."""
     lab = course.lab(lab_id)
     wanted = [c.id for c in lab.checks
               if (not only or c.id in only) and (c.public or not public_only)]
@@ -163,15 +154,12 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
     outcomes: dict[str, CheckOutcome] = {}
     meta: dict = {}
     sandbox: dict = {}
-    # The subprocess imports this very copy of the package (the kit's, or a student bundle's).
-    pythonpath = os.pathsep.join(p for p in (str(config.KIT_ROOT), os.environ.get("PYTHONPATH")) if p)
-    env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=pythonpath)
-    if torch_threads:
-        env.update(AUTOGRADER_TORCH_THREADS=str(torch_threads), OMP_NUM_THREADS=str(torch_threads))
+    env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", AUTOGRADER_GPU_SHARE=str(gpu_share))
     # Out of the workers' sight besides the kit's own folders: the class, the results, MNIST.
     env["AUTOGRADER_HIDE"] = os.pathsep.join(str(p) for p in [*hide, course.mnist_cache])
-    # Workers come from this process's zygote: torch and MNIST are loaded once per class.
-    zygote = remote.shared_zygote(mnist_inputs_for(course))
+    # The pytest sessions come from this process's judge server and the workers from its
+    # zygote: torch, pytest, the checks and MNIST are loaded once per class, not per lab.
+    judges, zygote = servers_for(course)
     env["AUTOGRADER_ZYGOTE"] = str(zygote.sock_path)
     with tempfile.TemporaryDirectory(prefix=f"grade-{lab.id}-") as tmp:
         tmp = Path(tmp)
@@ -182,8 +170,8 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
         remaining = list(wanted)
         while remaining:
             report.unlink(missing_ok=True)
-            cmd = _pytest_command(lab, workdir, report, course, remaining, device)
-            code, killed_for = _run_once(cmd, workdir, env, report, lab, course.import_timeout_s)
+            session = judges.launch(_pytest_args(lab, workdir, report, course, remaining, device), workdir, env)
+            code, killed_for = _run_once(session, report, lab, course.import_timeout_s)
             events = _read_report(report)
             for event in events:
                 if event["event"] == "session":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -28,6 +28,7 @@ class Context:
     device: str
     root: Path  # the submission folder
     mnist: dict | None  # train_images, train_labels, test_images (never the test labels)
+    kept: dict = field(default_factory=dict)  # what a probe keeps for the check's next probe call
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -1,5 +1,5 @@
 """Grading the same submissions twice on the same device gives the same results.json,
-apart from the timings."""
+apart from the timings: with one worker, and with several labs at once (--workers auto)."""
 from __future__ import annotations
 
 import json
@@ -17,7 +17,7 @@ def _without_timings(results: dict) -> dict:
     return results
 
 
-def test_regrading_gives_identical_results(course, tmp_path):
+def test_regrading_with_any_number_of_workers_gives_identical_results(course, tmp_path):
     subs = tmp_path / "class"
     for lab in LABS:
         shutil.copytree(ROOT / "solutions" / lab, subs / "reference" / lab)
@@ -28,8 +28,9 @@ def test_regrading_gives_identical_results(course, tmp_path):
     (subs / "buggy" / "lab09_3_dropout").mkdir(parents=True)
     (subs / "buggy" / "lab09_3_dropout" / "dropout.py").write_text(broken)
     runs = []
-    for name in ("first", "second"):
-        grading.grade_class(course, subs, tmp_path / name, labs=LABS, device="cpu", progress=False)
+    # Every lab of every student at once: labs of one student are graded side by side too.
+    for name, workers in (("first", 1), ("second", max(2, grading.auto_workers()))):
+        grading.grade_class(course, subs, tmp_path / name, labs=LABS, device="cpu", workers=workers, progress=False)
         runs.append({s: _without_timings(json.loads((tmp_path / name / s / "results.json").read_text()))
                      for s in ("reference", "stub", "buggy")})
     assert runs[0] == runs[1]

@@ -1,6 +1,7 @@
 """MNIST preparation (torchvision's idx parsing, SHA-256 verified) and the in-memory batches."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from autograder import mnist
@@ -35,3 +36,47 @@ def test_shuffled_batches_cover_every_sample_once_per_pass():
     second = torch.cat([y for _, y in batches])
     assert sorted(first.tolist()) == list(range(250)) == sorted(second.tolist())
     assert not torch.equal(first, second), "each pass is shuffled anew"
+
+
+class _Epochs:
+    """A stand-in for the worker's side of an MNIST check: each probe call is one more epoch,
+    whose predictions are right for the given fraction of the test labels."""
+
+    def __init__(self, labels: torch.Tensor, accuracies: list[float]):
+        self.labels, self.accuracies, self.calls = labels, accuracies, 0
+
+    def probe(self, name, **budget):
+        assert name == "mnist_epoch" and "threshold" not in budget and "stop_at_threshold" not in budget
+        right = int(self.accuracies[self.calls] * len(self.labels))
+        self.calls += 1
+        return {"loss": 0.5, "predictions": torch.cat([self.labels[:right], (self.labels[right:] + 1) % 10])}
+
+
+def _params(stop: bool) -> dict:
+    return {"epochs": 2, "batch_size": 100, "lr": 0.001, "threshold": 0.95, "stop_at_threshold": stop}
+
+
+def test_mnist_check_stops_at_the_first_epoch_that_reaches_the_threshold():
+    from autograder.checks.common import assert_mnist_accuracy
+
+    labels = torch.arange(10000) % 10
+    student = _Epochs(labels, [0.96, 0.50])
+    assert_mnist_accuracy("the model", student, labels, _params(stop=True))
+    assert student.calls == 1, "the second epoch cannot change the verdict: it must not be trained"
+    # Without stop_at_threshold the last epoch is judged, and a model that got worse fails.
+    student = _Epochs(labels, [0.96, 0.50])
+    with pytest.raises(AssertionError, match="0.9600, 0.5000 after each epoch; expected at least 0.95"):
+        assert_mnist_accuracy("the model", student, labels, _params(stop=False))
+    assert student.calls == 2
+
+
+def test_mnist_check_trains_the_whole_budget_before_failing():
+    from autograder.checks.common import assert_mnist_accuracy
+
+    labels = torch.arange(10000) % 10
+    student = _Epochs(labels, [0.90, 0.94])
+    with pytest.raises(AssertionError, match="0.9000, 0.9400 after each epoch"):
+        assert_mnist_accuracy("the model", student, labels, _params(stop=True))
+    assert student.calls == 2
+    student = _Epochs(labels, [0.90, 0.951])
+    assert_mnist_accuracy("the model", student, labels, _params(stop=True))  # reached at the last epoch

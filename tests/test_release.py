@@ -55,7 +55,7 @@ def test_reference_loops_of_hidden_checks_stay_home(bundle):
     shipped = (bundle / "autograder" / "checks" / "common.py").read_text()
     assert "def reference_sgd_bce" not in shipped, "only hidden checks use it"
     assert "def mnist_accuracy" in shipped, "the public MNIST checks need it"
-    assert "def mnist_run" in (bundle / "autograder" / "probes" / "common.py").read_text()
+    assert "class MnistRun" in (bundle / "autograder" / "probes" / "common.py").read_text()
 
 
 def test_probes_of_hidden_checks_stay_home(bundle, course):

@@ -330,16 +330,14 @@ def assert_evaluate_counts_all_samples(student) -> None:
 def mnist_budget(params: dict) -> dict:
     """What the worker gets of the check's settings: the budget and the model's size, never
     the threshold."""
-    return {k: v for k, v in params.items() if k != "threshold"}
+    return {k: v for k, v in params.items() if k not in ("threshold", "stop_at_threshold")}
 
 
-def mnist_accuracy(seen: dict, test_labels: torch.Tensor) -> float:
-    """Score the worker's predictions against the test labels, which only the grader holds."""
-    losses = seen.get("losses") if isinstance(seen, dict) else None
-    assert isinstance(losses, list), "the MNIST run returned nothing the grader can read"
-    for epoch, loss in enumerate(losses, 1):
-        assert isinstance(loss, (float, int)) and not isinstance(loss, bool) and math.isfinite(loss), (
-            f"train_epoch: expected the mean loss as a finite Python float, found {loss!r} after epoch {epoch}")
+def mnist_accuracy(seen: dict, test_labels: torch.Tensor, epoch: int) -> float:
+    """Score one epoch's predictions against the test labels, which only the grader holds."""
+    loss = seen.get("loss", "nothing") if isinstance(seen, dict) else "nothing"
+    assert isinstance(loss, (float, int)) and not isinstance(loss, bool) and math.isfinite(loss), (
+        f"train_epoch: expected the mean loss as a finite Python float, found {loss!r} after epoch {epoch}")
     pred = seen.get("predictions")
     if isinstance(pred, dict) and "bad_output" in pred:
         raise AssertionError(f"model output: expected logits of shape ({pred.get('batch')}, 10) for a batch of "
@@ -348,11 +346,30 @@ def mnist_accuracy(seen: dict, test_labels: torch.Tensor) -> float:
     return (pred.to(torch.int64) == test_labels).double().mean().item()
 
 
+def mnist_accuracies(student, test_labels: torch.Tensor, params: dict) -> list[float]:
+    """Train for params["epochs"] epochs, scoring the test predictions after each; with
+    params["stop_at_threshold"], stop at the first epoch end that reaches params["threshold"].
+    Returns the accuracies seen.
+
+    Stopping there cannot turn a correct solution's pass into a fail: the threshold was
+    calibrated on the whole budget, and a correct solution now fails only if every epoch end
+    misses it. `benchmarks/early_stop.py` measures that the verdicts on the broken-solution
+    corpus are the same as with every epoch trained (docs/performance.md)."""
+    accuracies = []
+    for epoch in range(1, params["epochs"] + 1):
+        accuracies.append(mnist_accuracy(student.probe("mnist_epoch", **mnist_budget(params)), test_labels, epoch))
+        if params.get("stop_at_threshold") and accuracies[-1] >= params["threshold"]:
+            break
+    return accuracies
+
+
 def assert_mnist_accuracy(what: str, student, test_labels: torch.Tensor, params: dict) -> None:
     """The MNIST check of labs 9-1 to 9-4: `what` (the model, described in the student's
-    terms) trained on the course budget must reach params["threshold"] on the test set."""
-    acc = mnist_accuracy(student.probe("mnist_run", **mnist_budget(params)), test_labels)
+    terms) trained on the course budget must reach params["threshold"] on the test set: at
+    the end of some epoch with params["stop_at_threshold"], else at the end of the last."""
+    accuracies = mnist_accuracies(student, test_labels, params)
     threshold = params["threshold"]  # calibrated: see docs/calibration.md
-    assert acc >= threshold, (
+    assert accuracies[-1] >= threshold, (
         f"{what} trained for {params['epochs']} epochs (Adam, lr {params['lr']}, batches of "
-        f"{params['batch_size']}) reached test accuracy {acc:.4f}; expected at least {threshold}")
+        f"{params['batch_size']}) reached test accuracy {', '.join(f'{a:.4f}' for a in accuracies)} "
+        f"after each epoch; expected at least {threshold}")

@@ -2,6 +2,8 @@
 loaders, and the MNIST training run. Runs in the worker; decides nothing."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -161,25 +163,49 @@ def textbook_train_epoch(model: nn.Module, loader, optimizer, criterion, device)
     return total / batches
 
 
-def mnist_run(model: nn.Module, train_epoch, mnist: dict | None, device: str, *, epochs: int,
-              batch_size: int, lr: float, train_samples: int | None = None, **_) -> dict:
-    """Train `model` with the student's `train_epoch` on the course budget (Adam, shuffled
-    in-memory batches on the device), then the model's predicted class for every test image.
+@dataclass
+class MnistRun:
+    """The MNIST training of a check, one epoch at a time: the student's `train_epoch` on the
+    course budget (Adam, shuffled in-memory batches on the device), and after each epoch the
+    model's predicted class for every test image. The grader scores each epoch's predictions
+    (the worker never sees the test labels) and stops the run once the threshold is reached.
+    Every tensor lives on the device from the start: no batch is copied from the host."""
 
-    Returns {"losses": what train_epoch returned each epoch, "predictions": int64 (10000,)}.
-    The worker never sees the test labels: the grader scores the predictions."""
-    if mnist is None:
-        raise RuntimeError("MNIST is not prepared on the grading machine (the grader reports it)")
-    n = train_samples or len(mnist["train_labels"])
-    generator = torch.Generator().manual_seed(torch.initial_seed())
-    train = Batches(mnist["train_images"][:n].to(device), mnist["train_labels"][:n].to(device), batch_size,
-                    shuffle=True, generator=generator)
-    model = model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(epochs):
-        losses.append(train_epoch(model, train, optimizer, nn.CrossEntropyLoss(), device))
-    return {"losses": losses, "predictions": predict(model, mnist["test_images"], device)}
+    model: nn.Module
+    train_epoch: object
+    train: Batches
+    test_images: torch.Tensor
+    optimizer: torch.optim.Optimizer
+    device: str
+
+    @classmethod
+    def start(cls, model: nn.Module, train_epoch, mnist: dict | None, device: str, *, batch_size: int,
+              lr: float, train_samples: int | None = None, **_) -> "MnistRun":
+        if mnist is None:
+            raise RuntimeError("MNIST is not prepared on the grading machine (the grader reports it)")
+        n = train_samples or len(mnist["train_labels"])
+        generator = torch.Generator().manual_seed(torch.initial_seed())
+        train = Batches(mnist["train_images"][:n].to(device), mnist["train_labels"][:n].to(device), batch_size,
+                        shuffle=True, generator=generator)
+        model = model.to(device)
+        return cls(model, train_epoch, train, mnist["test_images"].to(device),
+                   torch.optim.Adam(model.parameters(), lr=lr), device)
+
+    def epoch(self) -> dict:
+        """One more epoch: {"loss": what train_epoch returned, "predictions": int64 (10000,)}."""
+        loss = self.train_epoch(self.model, self.train, self.optimizer, nn.CrossEntropyLoss(), self.device)
+        return {"loss": loss, "predictions": predict(self.model, self.test_images, self.device)}
+
+
+def mnist_epoch(ctx, build, budget: dict) -> dict:
+    """The probe of every MNIST check: the next epoch of this check's run, started on the
+    first call with `build()` -> (model, train_epoch). The run lives in the worker, which
+    serves this check alone, between the grader's calls."""
+    run = ctx.kept.get("mnist_run")
+    if run is None:
+        model, train_epoch = build()
+        run = ctx.kept["mnist_run"] = MnistRun.start(model, train_epoch, ctx.mnist, ctx.device, **budget)
+    return run.epoch()
 
 
 def predict(model: nn.Module, images: torch.Tensor, device: str, batch_size: int = 1000):

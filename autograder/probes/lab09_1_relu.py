@@ -3,7 +3,7 @@ train_epoch and evaluate on the grader's inputs and report what came out."""
 import torch
 from torch import nn
 
-from autograder.probes.common import ModeProbe, layers, mnist_run, outcome, state, type_names
+from autograder.probes.common import ModeProbe, layers, mnist_epoch, outcome, state, type_names
 
 
 def _build(student, hidden_sizes, activation, in_features, num_classes):
@@ -163,6 +163,5 @@ def mnist_training(student, params):
     return model, student.train_epoch
 
 
-def probe_mnist_run(student, ctx, **budget):
-    model, train_epoch = mnist_training(student, budget)
-    return mnist_run(model, train_epoch, ctx.mnist, ctx.device, **budget)
+def probe_mnist_epoch(student, ctx, **budget):
+    return mnist_epoch(ctx, lambda: mnist_training(student, budget), budget)

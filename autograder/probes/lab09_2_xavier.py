@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from autograder.probes.common import mnist_run, outcome, state, textbook_train_epoch
+from autograder.probes.common import mnist_epoch, outcome, state, textbook_train_epoch
 from autograder.traps import Trap
 
 # torch.nn.init's own functions as this module first sees them: the zygote imports the probes
@@ -249,7 +249,6 @@ def mnist_training(student, params):
     return model, textbook_train_epoch
 
 
-def probe_mnist_run(student, ctx, method, **budget):
-    model, train_epoch = mnist_training(student, {"method": method})
-    return mnist_run(model, train_epoch, ctx.mnist, ctx.device, **budget)
+def probe_mnist_epoch(student, ctx, method, **budget):
+    return mnist_epoch(ctx, lambda: mnist_training(student, {"method": method}), budget)
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn.modules.dropout import _DropoutNd
 
-from autograder.probes.common import contract_probes, layers, mnist_run, outcome, type_names
+from autograder.probes.common import contract_probes, layers, mnist_epoch, outcome, type_names
 
 probe_train_epoch_modes, probe_train_epoch_sgd, probe_evaluate_modes, probe_evaluate_on = contract_probes()
 
@@ -124,8 +124,7 @@ def mnist_training(student, params):
     return model, student.train_epoch
 
 
-def probe_mnist_run(student, ctx, **budget):
-    """The MNIST run on the course budget; `budget` (every setting of the check but its threshold)
+def probe_mnist_epoch(student, ctx, **budget):
+    """The MNIST run's next epoch; `budget` (every setting of the check but its threshold)
     also carries build_dropout_mlp's arguments p, hidden and num_hidden_layers."""
-    model, train_epoch = mnist_training(student, budget)
-    return mnist_run(model, train_epoch, ctx.mnist, ctx.device, **budget)
+    return mnist_epoch(ctx, lambda: mnist_training(student, budget), budget)

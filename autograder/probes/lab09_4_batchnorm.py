@@ -4,7 +4,7 @@ reference batch norm is the grader's, computed on its side; nothing here decides
 import torch
 from torch import nn
 
-from autograder.probes.common import contract_probes, layers, mnist_run, type_names
+from autograder.probes.common import contract_probes, layers, mnist_epoch, type_names
 
 BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 
@@ -187,6 +187,5 @@ def mnist_training(student, params):
     return model, student.train_epoch
 
 
-def probe_mnist_run(student, ctx, **budget):
-    model, train_epoch = mnist_training(student, budget)
-    return mnist_run(model, train_epoch, ctx.mnist, ctx.device, **budget)
+def probe_mnist_epoch(student, ctx, **budget):
+    return mnist_epoch(ctx, lambda: mnist_training(student, budget), budget)

@@ -1,0 +1,174 @@
+"""A fork server: a process that pays its imports once and forks a child per connection;
+and the client's side (`Server`, `shared`).
+
+The zygote (workers for student code) and the judge server (the grader's pytest sessions)
+are both one: each preloads what its children need, then calls `serve`. The server
+prints "ready" when it accepts connections and exits when its stdin closes, that is when
+the process that started it goes away, however it died. Children die with the server
+(PR_SET_PDEATHSIG), so nothing outlives the grader.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder import config
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In a child: SIGKILL when the parent dies (Linux); elsewhere the stdin pipe does it."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def status_text(status: int) -> str:
+    """A waitpid status in words: "exit code 0", "signal SIGKILL"."""
+    if os.WIFSIGNALED(status):
+        return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exit code {os.WEXITSTATUS(status)}"
+
+
+def import_torch() -> None:
+    """Import torch and pay its lazy imports once, in the server, rather than in every child:
+    an optimizer's first step imports torch._dynamo (about 2 s). No tensor operation runs:
+    one that starts torch's thread pool here would leave every forked child hanging at its
+    first parallel operation (tests/test_sandbox.py catches that)."""
+    import torch  # noqa: F401
+    import torch._dynamo  # noqa: F401
+    import torch.optim  # noqa: F401
+
+
+def import_package(name: str) -> None:
+    """Import package `name` and every module in it."""
+    package = importlib.import_module(name)
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{name}.{info.name}")
+
+
+def serve(sock_path: str, handle: Callable[[socket.socket], None]) -> None:
+    """Accept connections on `sock_path` forever; run `handle(conn)` in a forked child for each.
+    Call only after every import the children need, and before any thread pool starts:
+    the children inherit the memory, not the threads."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(sock_path)
+    server.listen(64)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+
+    def watch_stdin():
+        sys.stdin.buffer.read()
+        os._exit(0)
+
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    print("ready", flush=True)
+    while True:
+        conn, _ = server.accept()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                server.close()
+                os.setsid()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                die_with_parent()
+                handle(conn)
+            except BaseException:  # noqa: BLE001 - never return into the server's loop
+                pass
+            finally:
+                os._exit(0)
+        conn.close()
+
+
+# --- the client's side ------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """A running fork server (or one somebody else started: `attach`); `open()` connects."""
+
+    proc: subprocess.Popen | None
+    sock_path: Path
+    _tmp: tempfile.TemporaryDirectory | None = None
+    ready: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def start(cls, module: str, *args: str):
+        """Start `python -m module SOCKET *args`; it is ready after `wait_ready()`."""
+        tmp = tempfile.TemporaryDirectory(prefix=module.rsplit(".", 1)[-1] + "-")
+        os.chmod(tmp.name, 0o700)  # only this user reaches the socket
+        sock_path = Path(tmp.name) / "server.sock"
+        pythonpath = os.pathsep.join(p for p in (str(config.KIT_ROOT), os.environ.get("PYTHONPATH")) if p)
+        env = dict(os.environ, PYTHONPATH=pythonpath, PYTHONDONTWRITEBYTECODE="1")
+        proc = subprocess.Popen([sys.executable, "-m", module, str(sock_path), *args],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                env=env, start_new_session=True)
+        return cls(proc, sock_path, tmp)
+
+    @classmethod
+    def attach(cls, sock_path: Path):
+        """A server somebody else started and waited for (the class grader's, shared by its runs)."""
+        return cls(None, Path(sock_path), ready=True)
+
+    def alive(self) -> bool:
+        return self.proc is None or self.proc.poll() is None
+
+    def wait_ready(self) -> None:
+        with self._lock:
+            if self.ready:
+                return
+            line = self.proc.stdout.readline()  # blocks until "ready" or the server's death
+            if line.strip() != b"ready":
+                module = self.proc.args[2]
+                raise RuntimeError(
+                    f"the grading server {module} did not start (exit code {self.proc.poll()}); run "
+                    f"`{sys.executable} -m {module} /tmp/x.sock` to see why")
+            self.ready = True
+
+    def open(self, timeout: float) -> socket.socket:
+        self.wait_ready()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        sock.connect(str(self.sock_path))
+        return sock
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()  # the server exits when its stdin closes
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+
+_SHARED: dict[tuple, Server] = {}
+_SHARED_LOCK = threading.Lock()  # the class grader's threads share each server
+
+
+def shared(cls, module: str, *args: str, wait: bool = True):
+    """One server per (module, args) for this whole process (a class, a test session),
+    started on first use; it exits with this process (its stdin closes). Children are
+    forked per request, so sharing a server shares nothing between requests."""
+    key = (cls, module, args)
+    with _SHARED_LOCK:
+        server = _SHARED.get(key)
+        if server is None or not server.alive():
+            server = _SHARED[key] = cls.start(module, *args)
+    if wait:
+        server.wait_ready()
+    return server
