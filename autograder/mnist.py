@@ -168,12 +168,10 @@ class Batches:
         return -(-len(self.labels) // self.batch_size)
 
     def __iter__(self):
-        n = len(self.labels)
-        if self.shuffle:
-            order = torch.randperm(n, generator=self.generator).to(self.images.device)
-        else:
-            order = None
-        for start in range(0, n, self.batch_size):
-            idx = slice(start, start + self.batch_size) if order is None else order[start : start + self.batch_size]
-            x = self.images[idx].unsqueeze(1).to(torch.float32).div_(255.0)
-            yield x, self.labels[idx]
+        images, labels = self.images, self.labels
+        if self.shuffle:  # one gather per pass rather than one per batch
+            order = torch.randperm(len(labels), generator=self.generator).to(images.device)
+            images, labels = images[order], labels[order]
+        for start in range(0, len(labels), self.batch_size):
+            batch = slice(start, start + self.batch_size)
+            yield images[batch].unsqueeze(1).to(torch.float32).div_(255.0), labels[batch].clone()
