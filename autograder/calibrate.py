@@ -77,7 +77,7 @@ def calibrate(course: config.Course, seeds: int = 10, labs: list[str] | None = N
             early += any(a >= check.params["threshold"] for a in per_epoch[:-1])
             bar.update()
         per_run = (time.monotonic() - t0) / seeds
-        budget = ", ".join(f"{k}={v}" for k, v in check.params.items() if k != "threshold")
+        budget = ", ".join(f"{k}={v}" for k, v in mnist_budget(check.params).items())
         rows.append(
             f"| {lab.id} | {budget} | {seeds} | {min(accs):.4f} | {statistics.fmean(accs):.4f} | "
             f"{max(accs):.4f} | {statistics.stdev(accs):.4f} | {suggested_threshold(accs):.3f} | "

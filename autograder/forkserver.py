@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import select
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from pathlib import Path
 from autograder import config
 
 PR_SET_PDEATHSIG = 1
+START_S = 120.0  # a server's imports, before it accepts connections
 
 
 def die_with_parent() -> None:
@@ -45,8 +47,8 @@ def status_text(status: int) -> str:
 def import_torch() -> None:
     """Import torch and pay its lazy imports once, in the server, rather than in every child:
     an optimizer's first step imports torch._dynamo (about 2 s). No tensor operation runs:
-    one that starts torch's thread pool here would leave every forked child hanging at its
-    first parallel operation (tests/test_sandbox.py catches that)."""
+    one that started torch's thread pool here would leave a forked child that uses more than
+    one thread hanging at its first parallel operation."""
     import torch  # noqa: F401
     import torch._dynamo  # noqa: F401
     import torch.optim  # noqa: F401
@@ -129,9 +131,13 @@ class Server:
         with self._lock:
             if self.ready:
                 return
-            line = self.proc.stdout.readline()  # blocks until "ready" or the server's death
+            waited = select.select([self.proc.stdout], [], [], START_S)[0]
+            line = self.proc.stdout.readline() if waited else b""  # "ready", or the server's death
             if line.strip() != b"ready":
                 module = self.proc.args[2]
+                if self.proc.poll() is None:  # still importing after START_S: stuck
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait()
                 raise RuntimeError(
                     f"the grading server {module} did not start (exit code {self.proc.poll()}); run "
                     f"`{sys.executable} -m {module} /tmp/x.sock` to see why")

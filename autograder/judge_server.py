@@ -52,6 +52,10 @@ def _handle(conn: socket.socket) -> None:
         finally:
             sys.stdout.flush()
             os._exit(code)
+    try:  # the session's group exists before the client can signal it (the child sets it too)
+        os.setpgid(pid, pid)
+    except OSError:
+        pass  # the child got there first, or has already ended
     wire.send(conn, {"pid": pid})
     _, status = os.waitpid(pid, 0)
     code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)

@@ -17,8 +17,6 @@ from pathlib import Path
 from autograder import config, forkserver, wire
 from autograder.sandbox import Limits
 
-START_S = 120.0  # the zygote imports torch and loads MNIST once
-
 
 class StudentError(Exception):
     """The student's code raised `type` (deriving from the builtin `builtin`) during a probe."""
