@@ -412,8 +412,7 @@ def grade_nbgrader(course: config.Course, course_dir: Path, out: Path, *, assign
     if any(c.id == "mnist_accuracy" for s in specs.values() for c in course.lab(s.lab).checks):
         mnist.ensure(course.mnist_cache)
     kit = grading.kit_fingerprint(course)
-    workers = max(1, workers)
-    share = grading.gpu_share(device, workers)
+    pool = grading.Workers(workers, device, grading.gpu_count(device))
     per_student = {s.name: [Job(s.name, specs[a]) for a in specs if (s / a).is_dir()] for s in folders}
     per_student = {k: v for k, v in per_student.items() if v}
     total = sum(len(v) for v in per_student.values())
@@ -434,8 +433,7 @@ def grade_nbgrader(course: config.Course, course_dir: Path, out: Path, *, assign
             if lab_dir is None:
                 run = runner.not_gradable(course, job.lab.id, status, message)
             else:
-                run = runner.run_lab(course, job.lab.id, lab_dir, device=device, gpu_share=share,
-                                     hide=[course_dir, out.resolve()])
+                run = pool.run_lab(course, job.lab.id, lab_dir, hide=[course_dir, out.resolve()])
             return results.lab_record(run, fp, job.notes)
 
     def grade_student(student: str) -> list[Job]:
@@ -466,10 +464,10 @@ def grade_nbgrader(course: config.Course, course_dir: Path, out: Path, *, assign
 
     try:
         # As in grading.grade_class: student threads wait, lab threads grade.
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lab") as lab_pool, \
-                ThreadPoolExecutor(max_workers=workers + 1, thread_name_prefix="student") as pool, \
+        with ThreadPoolExecutor(max_workers=pool.n, thread_name_prefix="lab") as lab_pool, \
+                ThreadPoolExecutor(max_workers=pool.n + 1, thread_name_prefix="student") as students, \
                 Gradebook(coursedir.db_url, coursedir.course_id) as gb:
-            futures = [pool.submit(grade_student, s) for s in per_student]
+            futures = [students.submit(grade_student, s) for s in per_student]
             for future in as_completed(futures):  # the gradebook is written here, in one thread
                 for job in future.result():
                     write_gradebook(gb, cfg, job, coursedir)

@@ -8,7 +8,9 @@ the lab in progress.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import queue
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -74,10 +76,45 @@ def auto_workers() -> int:
     return max(1, cores or 1)
 
 
-def gpu_share(device: str, workers: int) -> float:
-    """Each concurrent worker's fraction of the GPU's memory, leaving room for their CUDA
-    contexts (which the allocator does not count)."""
-    return 0.9 / max(1, workers) if device.startswith("cuda") else 1.0
+def gpu_count(device: str) -> int:
+    """The GPUs to spread workers over: all that are visible for "cuda", one for "cuda:N"."""
+    if device != "cuda":
+        return 1
+    import torch
+
+    return max(1, torch.cuda.device_count())
+
+
+@dataclass
+class Workers:
+    """`n` labs graded at once on `device`. With several GPUs each worker slot keeps one
+    (slot i on GPU i mod gpus); every worker's allocator gets an equal share of its GPU's
+    memory, leaving room for the CUDA contexts, which the allocator does not count."""
+
+    n: int
+    device: str
+    gpus: int = 1
+
+    def __post_init__(self):
+        self.n = max(1, self.n)
+        self._slots: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for slot in range(self.n):
+            self._slots.put(slot)
+
+    @property
+    def gpu_share(self) -> float:
+        if not self.device.startswith("cuda"):
+            return 1.0
+        return 0.9 / math.ceil(self.n / self.gpus)
+
+    def run_lab(self, course: config.Course, lab: str, folder: Path, **kwargs) -> runner.LabRun:
+        """runner.run_lab in a free worker slot (at most `n` at once)."""
+        slot = self._slots.get()
+        try:
+            return runner.run_lab(course, lab, folder, device=self.device, gpu_share=self.gpu_share,
+                                  gpu_index=slot % self.gpus if self.gpus > 1 else None, **kwargs)
+        finally:
+            self._slots.put(slot)
 
 
 def grade_class(course: config.Course, submissions: Path, out: Path, *, labs: list[str] | None = None,
@@ -92,8 +129,7 @@ def grade_class(course: config.Course, submissions: Path, out: Path, *, labs: li
         mnist.ensure(course.mnist_cache)  # fail once, up front, rather than in every student's MNIST check
     out.mkdir(parents=True, exist_ok=True)
     kit = kit_fingerprint(course)
-    workers = max(1, workers)
-    share = gpu_share(device, workers)
+    pool = Workers(workers, device, gpu_count(device))
     counts = {"graded": 0, "reused": 0}
     lock = threading.Lock()
     bar = tqdm(total=len(students) * len(labs), unit="lab", disable=not progress, desc="grading")
@@ -119,7 +155,7 @@ def grade_class(course: config.Course, submissions: Path, out: Path, *, labs: li
                 records[lab] = results.lab_record(runner.not_gradable(course, lab, got.status, got.message), fp, notes)
                 done(student, lab, records, "graded")
             else:
-                future = lab_pool.submit(runner.run_lab, course, lab, got.folder, device=device, gpu_share=share,
+                future = lab_pool.submit(pool.run_lab, course, lab, got.folder,
                                          hide=[submissions.resolve(), out.resolve()])
                 running[future] = (lab, fp, notes)
         for future in as_completed(running):  # each lab's grade is written as soon as it is known
@@ -138,8 +174,8 @@ def grade_class(course: config.Course, submissions: Path, out: Path, *, labs: li
     try:
         # Student threads take in submissions and wait; lab threads grade. One more student
         # than workers keeps the next submission's intake ready when a worker frees up.
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lab") as lab_pool, \
-                ThreadPoolExecutor(max_workers=workers + 1, thread_name_prefix="student") as student_pool:
+        with ThreadPoolExecutor(max_workers=pool.n, thread_name_prefix="lab") as lab_pool, \
+                ThreadPoolExecutor(max_workers=pool.n + 1, thread_name_prefix="student") as student_pool:
             for future in [student_pool.submit(grade_student, s) for s in students]:
                 future.result()
     finally:

@@ -173,7 +173,8 @@ def student(request, zygote, _seeded):
     spec = remote.spec_for(lab, _state["submission"], _state["device"],
                            forbidden=list(getattr(request.module, "FORBIDDEN", [])),
                            limits=course.limits, hidden=_state["hidden"],
-                           gpu_share=float(os.environ.get("AUTOGRADER_GPU_SHARE") or 1.0))
+                           gpu_share=float(os.environ.get("AUTOGRADER_GPU_SHARE") or 1.0),
+                           gpu_index=int(os.environ["AUTOGRADER_GPU_INDEX"]) if os.environ.get("AUTOGRADER_GPU_INDEX") else None)
     worker = zygote.connect(spec)
     try:
         _note_confinement(worker.confinement)

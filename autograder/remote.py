@@ -169,14 +169,15 @@ def shared_zygote(mnist_inputs: Path | None, wait: bool = True) -> Zygote:
 
 
 def spec_for(lab: config.Lab, submission: Path, device: str, *, forbidden: list[str], limits: Limits,
-             hidden: list[Path], gpu_share: float = 1.0) -> dict:
+             hidden: list[Path], gpu_share: float = 1.0, gpu_index: int | None = None) -> dict:
     """What the zygote needs to start a worker; `gpu_share` is the fraction of the GPU's memory
-    its allocator may take (the grader gives each concurrent worker an equal share)."""
+    its allocator may take (the grader gives each concurrent worker an equal share), and
+    `gpu_index` the GPU it runs on when the grader spreads its workers over several."""
     import dataclasses
 
     return {
         "submission": str(submission), "lab": lab.id, "module": lab.module, "forbidden": forbidden,
-        "device": device, "threads": config.TORCH_THREADS, "gpu_share": gpu_share, "limits": dataclasses.asdict(limits),
+        "device": device, "threads": config.TORCH_THREADS, "gpu_share": gpu_share, "gpu_index": gpu_index, "limits": dataclasses.asdict(limits),
         "hidden": [str(p) for p in hidden],
         # AUTOGRADER_SANDBOX=none forces the fallback without namespaces (docs/security.md).
         "namespaces": os.environ.get("AUTOGRADER_SANDBOX") != "none",

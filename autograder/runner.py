@@ -139,9 +139,10 @@ def not_gradable(course: config.Course, lab_id: str, status: str, message: str) 
 
 def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | None = None,
             only: list[str] | None = None, public_only: bool = False,
-            gpu_share: float = 1.0, hide: list[Path] = ()) -> LabRun:
+            gpu_share: float = 1.0, gpu_index: int | None = None, hide: list[Path] = ()) -> LabRun:
     """Grade `lab_dir` (a folder holding the lab's module) and return every check's outcome.
-    `gpu_share`: the fraction of the GPU's memory the lab's workers may take (on CUDA)."""
+    `gpu_share`: the fraction of the GPU's memory the lab's workers may take (on CUDA);
+    `gpu_index`: which of several GPUs they run on (grading.Workers spreads them)."""
     lab = course.lab(lab_id)
     wanted = [c.id for c in lab.checks
               if (not only or c.id in only) and (c.public or not public_only)]
@@ -154,7 +155,8 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
     outcomes: dict[str, CheckOutcome] = {}
     meta: dict = {}
     sandbox: dict = {}
-    env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", AUTOGRADER_GPU_SHARE=str(gpu_share))
+    env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", AUTOGRADER_GPU_SHARE=str(gpu_share),
+               AUTOGRADER_GPU_INDEX="" if gpu_index is None else str(gpu_index))
     # Out of the workers' sight besides the kit's own folders: the class, the results, MNIST.
     env["AUTOGRADER_HIDE"] = os.pathsep.join(str(p) for p in [*hide, course.mnist_cache])
     # The pytest sessions come from this process's judge server and the workers from its

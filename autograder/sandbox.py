@@ -230,10 +230,11 @@ def enter(files: dict[str, bytes], hidden: list[Path], limits: Limits, scratch: 
 
 
 def lock_down(root: Path, limits: Limits, state: Confinement, device: str, threads: int,
-              gpu_share: float = 1.0) -> None:
+              gpu_share: float = 1.0, gpu_index: int | None = None) -> None:
     """Step 4, in the confined child, just before the student's code is imported. On CUDA the
     allocator may take `gpu_share` of the GPU's memory: beyond it the student's code gets
-    CUDA's out-of-memory error (status oom) and the workers beside it carry on."""
+    CUDA's out-of-memory error (status oom) and the workers beside it carry on. With
+    `gpu_index`, the worker sees only that GPU (of those visible to the grader), as cuda:0."""
     if state.pid_namespace:
         try:
             _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)  # only this namespace's processes
@@ -258,8 +259,11 @@ def lock_down(root: Path, limits: Limits, state: Confinement, device: str, threa
     keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES") if k in os.environ}
     os.environ.clear()
     os.environ.update(keep, HOME=str(root), TMPDIR="/tmp", OMP_NUM_THREADS=str(threads))
-    if device.startswith("cuda"):  # read when CUDA first allocates, after the student's code starts
+    if device.startswith("cuda"):  # read when CUDA first starts, after the student's code does
         os.environ["PYTORCH_CUDA_ALLOC_CONF"] = f"per_process_memory_fraction:{min(1.0, gpu_share):.4f}"
+        if gpu_index is not None:
+            visible = keep.get("CUDA_VISIBLE_DEVICES", "").split(",") if keep.get("CUDA_VISIBLE_DEVICES") else None
+            os.environ["CUDA_VISIBLE_DEVICES"] = visible[gpu_index % len(visible)] if visible else str(gpu_index)
     os.chdir(root)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):

@@ -4,7 +4,8 @@ confined worker for every connection. It never runs student code itself.
 Usage: python -m autograder.zygote SOCKET [MNIST_INPUTS_FILE]
 It prints "ready" when it accepts connections and exits when its stdin closes (the
 grader went away, however it died): see forkserver.py. Per connection:
-    grader -> spec {submission, lab, module, forbidden, hidden, limits, device, threads, gpu_share}
+    grader -> spec {submission, lab, module, forbidden, hidden, limits, device, threads,
+                gpu_share, gpu_index}
     worker -> {"hello": pid, "pgid": ..., "confinement": {...}}   (from the intermediate)
     grader <-> worker: probe requests and replies (worker.py)
     worker -> {"died": "..."}   when the worker process ends, whatever the reason
@@ -50,7 +51,7 @@ def _intermediate(conn: socket.socket, mnist) -> None:
     if pid == 0:
         try:
             sandbox.lock_down(root, limits, state, spec["device"], int(spec.get("threads", 1)),
-                              float(spec.get("gpu_share", 1.0)))
+                              float(spec.get("gpu_share", 1.0)), spec.get("gpu_index"))
             worker.serve(conn, spec, root, mnist)
         except BaseException:  # noqa: BLE001 - the kit's fault, not the student's: tell the grader
             import traceback

@@ -97,3 +97,72 @@ def test_limits_come_from_course_toml(tmp_path, limit):
     path.write_text(text.replace("[sandbox]", "[sandbox]\nbogus = 1"))
     with pytest.raises(ValueError, match="unknown keys"):
         config.load_course(path)
+
+
+def _locked_down_env(root, device: str, share: float, index: int | None) -> dict:
+    """What lock_down leaves of the GPU settings, seen from a child of its own; the allocator
+    setting is handed to torch there (a misspelt key is refused, even without a GPU)."""
+    from autograder import sandbox
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read)
+            sandbox.lock_down(root, sandbox.Limits(), sandbox.Confinement(), device, 1, share, index)
+            setting = os.environ.get("PYTORCH_CUDA_ALLOC_CONF")
+            if setting is not None:
+                import torch
+
+                torch._C._accelerator_setAllocatorSettings(setting)  # raises on an unknown key
+            seen = {"alloc": setting, "visible": os.environ.get("CUDA_VISIBLE_DEVICES")}
+            os.write(write, json.dumps(seen).encode())
+        except BaseException as e:  # noqa: BLE001 - report it to the test
+            os.write(write, json.dumps({"error": repr(e)}).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as f:
+        seen = json.loads(f.read())
+    os.waitpid(pid, 0)
+    return seen
+
+
+def test_gpu_workers_get_their_share_and_their_gpu(tmp_path, monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert _locked_down_env(tmp_path, "cuda", 0.3, None) == {
+        "alloc": "per_process_memory_fraction:0.3000", "visible": None}
+    assert _locked_down_env(tmp_path, "cuda", 0.45, 1)["visible"] == "1"
+    assert _locked_down_env(tmp_path, "cpu", 0.3, 1) == {"alloc": None, "visible": None}
+    # The grader's own restriction holds: index 1 of the GPUs it may use.
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    assert _locked_down_env(tmp_path, "cuda", 0.45, 1)["visible"] == "5"
+    assert _locked_down_env(tmp_path, "cuda", 0.9, None)["visible"] == "3,5"
+
+
+def test_workers_spread_over_gpus_with_equal_shares(monkeypatch):
+    import threading
+
+    from autograder import grading
+
+    assert grading.Workers(3, "cpu").gpu_share == 1.0
+    assert grading.Workers(4, "cuda", gpus=1).gpu_share == pytest.approx(0.9 / 4)
+    assert grading.Workers(4, "cuda", gpus=2).gpu_share == pytest.approx(0.9 / 2)
+    together = threading.Barrier(4, timeout=10)  # four labs running at once
+    seen = []
+
+    def fake_run_lab(course, lab, folder, *, device, gpu_share, gpu_index, **_):
+        seen.append(gpu_index)
+        together.wait()
+
+    monkeypatch.setattr(grading.runner, "run_lab", fake_run_lab)
+    workers = grading.Workers(4, "cuda", gpus=2)
+    threads = [threading.Thread(target=workers.run_lab, args=(None, "lab", None)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(seen) == [0, 0, 1, 1], "two workers on each GPU"
+    monkeypatch.setattr(grading.runner, "run_lab", lambda *a, gpu_index, **k: seen.append(gpu_index))
+    grading.Workers(2, "cuda", gpus=1).run_lab(None, "lab", None)
+    assert seen[-1] is None, "one GPU: the worker keeps the grader's view of it"
