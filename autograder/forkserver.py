@@ -23,18 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import config
+from autograder import config, sandbox
 
-PR_SET_PDEATHSIG = 1
 START_S = 120.0  # a server's imports, before it accepts connections
 
 
 def die_with_parent() -> None:
     """In a child: SIGKILL when the parent dies (Linux); elsewhere the stdin pipe does it."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    sandbox._prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def status_text(status: int) -> str:

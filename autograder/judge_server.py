@@ -50,7 +50,6 @@ def _handle(conn: socket.socket) -> None:
         try:
             code = _session(spec)
         finally:
-            sys.stdout.flush()
             os._exit(code)
     try:  # the session's group exists before the client can signal it (the child sets it too)
         os.setpgid(pid, pid)

@@ -262,7 +262,7 @@ def lock_down(root: Path, limits: Limits, state: Confinement, device: str, threa
     if device.startswith("cuda"):  # read when CUDA first starts, after the student's code does
         os.environ["PYTORCH_CUDA_ALLOC_CONF"] = f"per_process_memory_fraction:{min(1.0, gpu_share):.4f}"
         if gpu_index is not None:
-            visible = keep.get("CUDA_VISIBLE_DEVICES", "").split(",") if keep.get("CUDA_VISIBLE_DEVICES") else None
+            visible = [d for d in keep.get("CUDA_VISIBLE_DEVICES", "").split(",") if d]
             os.environ["CUDA_VISIBLE_DEVICES"] = visible[gpu_index % len(visible)] if visible else str(gpu_index)
     os.chdir(root)
     null = os.open(os.devnull, os.O_RDWR)
