@@ -6,22 +6,22 @@ import os
 import sys
 from pathlib import Path
 
-from autograder import config
+from autograder.course import config
 
 # Instructor commands need modules that the student bundle leaves out.
-INSTRUCTOR_MODULES = {"grade": "grading", "release": "release", "stubs": "stubs", "calibrate": "calibrate",
-                      "nbgrader": "nbgrader_course"}
+INSTRUCTOR_MODULES = {"grade": "engine/grading.py", "release": "authoring/release.py", "stubs": "authoring/stubs.py",
+                      "calibrate": "authoring/calibrate.py", "nbgrader": "integrations/nbgrader/course_dir.py"}
 
 
 def _available(command: str) -> bool:
     module = INSTRUCTOR_MODULES.get(command)
-    return module is None or (config.PACKAGE_DIR / f"{module}.py").is_file()
+    return module is None or (config.PACKAGE_DIR / module).is_file()
 
 
 def _workers(text: str) -> int:
     """--workers: 'auto' (one per CPU core) or a positive number."""
     if text == "auto":
-        from autograder.grading import auto_workers
+        from autograder.engine.executors import auto_workers
 
         return auto_workers()
     try:
@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from autograder.mnist import MnistError
+    from autograder.course.mnist import MnistError
 
     try:
         course = config.load_course(args.course)
@@ -107,12 +107,12 @@ def _looks_like_nbgrader(folder: Path) -> bool:
 
 def _run(args, course: config.Course) -> int:
     if args.command == "check":
-        from autograder.selfcheck import self_check
+        from autograder.engine.selfcheck import self_check
 
         return 0 if self_check(course, args.lab, args.path, device=args.device) else 1
 
     if args.command == "data":
-        from autograder import mnist
+        from autograder.course import mnist
 
         cache = args.cache or course.mnist_cache
         if (cache / mnist.CACHE_FILE).is_file() and not args.force:
@@ -124,7 +124,7 @@ def _run(args, course: config.Course) -> int:
         return 0
 
     if args.command == "grade" and (args.nbgrader or _looks_like_nbgrader(args.submissions)):
-        from autograder.gradebook import grade_nbgrader
+        from autograder.integrations.nbgrader.gradebook import grade_nbgrader
         assignments = args.assignment.split(",") if args.assignment else (args.labs.split(",") if args.labs else None)
         summary = grade_nbgrader(course, args.submissions, args.out, assignments=assignments, workers=args.workers,
                                  device=args.device, progress=not args.no_progress)
@@ -136,7 +136,7 @@ def _run(args, course: config.Course) -> int:
         return 0
 
     if args.command == "grade":
-        from autograder.grading import grade_class
+        from autograder.engine.grading import grade_class
 
         labs = args.labs.split(",") if args.labs else None
         summary = grade_class(course, args.submissions, args.out, labs=labs, workers=args.workers,
@@ -147,27 +147,27 @@ def _run(args, course: config.Course) -> int:
         return 0
 
     if args.command == "release":
-        from autograder.release import build_bundle
+        from autograder.authoring.release import build_bundle
 
         out = build_bundle(course, args.out)
         print(f"student bundle written to {out}")
         return 0
 
     if args.command == "stubs":
-        from autograder import stubs
+        from autograder.authoring import stubs
 
         if args.check:
-            stale = stubs.stale_stubs()
+            stale = stubs.stale_stubs(course)
             for path, diff in stale.items():
                 print(diff)
             print(f"{len(stale)} stale stub(s)" if stale else "assignments/ is up to date")
             return 1 if stale else 0
-        changed = stubs.write_stubs()
+        changed = stubs.write_stubs(course)
         print("\n".join(f"wrote {p}" for p in changed) or "assignments/ is up to date")
         return 0
 
     if args.command == "nbgrader":
-        from autograder.nbgrader_course import write_course
+        from autograder.integrations.nbgrader.course_dir import write_course
 
         labs = args.labs.split(",") if args.labs else None
         written = write_course(course, args.course_dir, course_id=args.course_id, exchange=args.exchange, labs=labs)
@@ -176,7 +176,7 @@ def _run(args, course: config.Course) -> int:
         return 0
 
     if args.command == "calibrate":
-        from autograder.calibrate import calibrate
+        from autograder.authoring.calibrate import calibrate
 
         labs = args.labs.split(",") if args.labs else None
         print(calibrate(course, seeds=args.seeds, labs=labs, device=args.device))

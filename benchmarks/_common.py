@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:  # run as `python benchmarks/x.py`: the kit is imp
 
 import torch  # noqa: E402
 
-from autograder import config  # noqa: E402
+from autograder.course import config  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent  # the venv that runs the benchmark also runs the CLIs
 
@@ -150,6 +150,6 @@ def load_solution(lab: str):
 
 def mnist_tensors(device: str) -> dict:
     """The kit's cached MNIST tensors (uint8 images) on the device, as grading loads them."""
-    from autograder import mnist
+    from autograder.course import mnist
 
     return mnist.load(course().mnist_cache, device)

@@ -12,7 +12,7 @@ instructor waits for). The two grades.csv files must be identical (IDENTICAL / D
 
 Read the output: s/submission = wall seconds / students, for each run; the speed-up is
 (workers 1) / (workers auto), > 1 when the parallel run is faster. 'auto' is the kit's
-autograder.grading.auto_workers() on this machine (printed); with one worker there, the
+autograder.engine.executors.auto_workers() on this machine (printed); with one worker there, the
 ratio only shows the run-to-run noise. Both numbers come from this one invocation.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import _common
 
-from autograder.grading import auto_workers
+from autograder.engine.executors import auto_workers
 
 
 def build_class(dest: Path, students: int, labs: list[str]) -> None:

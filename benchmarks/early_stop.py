@@ -22,7 +22,8 @@ from pathlib import Path
 
 from _common import ROOT, add_device_arg, describe_machine, resolve_device
 
-from autograder import config, grading, runner
+from autograder.course import config
+from autograder.engine import executors, runner
 
 MNIST_LABS = ["lab09_1_relu", "lab09_2_xavier", "lab09_3_dropout", "lab09_4_batchnorm"]
 
@@ -54,7 +55,7 @@ def full_budget_course(course: config.Course, folder: Path) -> config.Course:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--labs", default=",".join(MNIST_LABS), help="comma-separated MNIST labs (default: all four)")
-    p.add_argument("--workers", type=int, default=grading.auto_workers(), help="checks graded at once (default: one per core)")
+    p.add_argument("--workers", type=int, default=executors.auto_workers(), help="checks graded at once (default: one per core)")
     add_device_arg(p)
     args = p.parse_args()
     device = resolve_device(args.device)

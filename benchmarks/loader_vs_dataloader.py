@@ -1,7 +1,7 @@
 """One MNIST training epoch of the lab 9-1 reference model through the kit's in-memory loader
 against the labs' usual torchvision + DataLoader path.
 
-(a) kit:        autograder.mnist.Batches over the cached uint8 tensors, already on the device
+(a) kit:        autograder.course.mnist.Batches over the cached uint8 tensors, already on the device
                 (what grading does: autograder/probes/common.py mnist_run);
 (b) dataloader: torchvision.datasets.MNIST(transform=ToTensor()) + torch.utils.data.DataLoader
                 (shuffle=True), each batch moved to the device by train_epoch.
@@ -25,7 +25,7 @@ import _common
 import torch
 from torch import nn
 
-from autograder import mnist
+from autograder.course import mnist
 
 LAB = "lab09_1_relu"
 

@@ -21,12 +21,11 @@ last line says whether this run meets it. All numbers come from this one invocat
 """
 from __future__ import annotations
 
-
 import _common
 import torch
 from torch import nn
 
-from autograder import mnist
+from autograder.course import mnist
 from autograder.probes.common import MnistRun
 
 LAB = "lab09_1_relu"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import config, mnist
+from autograder.course import config, mnist
 
 ROOT = config.KIT_ROOT
 

@@ -6,7 +6,8 @@ import statistics
 
 import pytest
 
-from autograder import calibrate, config
+from autograder.authoring import calibrate
+from autograder.course import config
 
 
 def test_sigma_upper_bound_exceeds_the_estimate_and_shrinks_with_more_seeds():

@@ -122,7 +122,7 @@ def test_stubs_check_is_clean():
 def test_data_refuses_wrong_files(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
-    from autograder import mnist
+    from autograder.course import mnist
 
     for name in mnist.SHA256:
         (src / name).write_bytes(b"not mnist")

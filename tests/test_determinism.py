@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from autograder import grading
+from autograder.engine import executors, grading
 from tests.conftest import ROOT
 
 LABS = ["lab08_2_xor_mlp", "lab09_3_dropout"]  # random initialisations, dropout masks, MNIST
@@ -29,7 +29,7 @@ def test_regrading_with_any_number_of_workers_gives_identical_results(course, tm
     (subs / "buggy" / "lab09_3_dropout" / "dropout.py").write_text(broken)
     runs = []
     # Every lab of every student at once: labs of one student are graded side by side too.
-    for name, workers in (("first", 1), ("second", max(2, grading.auto_workers()))):
+    for name, workers in (("first", 1), ("second", max(2, executors.auto_workers()))):
         grading.grade_class(course, subs, tmp_path / name, labs=LABS, device="cpu", workers=workers, progress=False)
         runs.append({s: _without_timings(json.loads((tmp_path / name / s / "results.json").read_text()))
                      for s in ("reference", "stub", "buggy")})

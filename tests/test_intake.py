@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import config, grading, intake
+from autograder.course import config
+from autograder.engine import grading
+from autograder.intake import collect as intake
 from tests.conftest import ROOT
 
 LAB = "lab08_1_perceptron"

@@ -5,7 +5,8 @@ import ast
 
 import pytest
 
-from autograder import config
+from autograder.authoring.release import check_ids
+from autograder.course import config
 from tests.conftest import ROOT
 
 COURSE = config.load_course()
@@ -13,9 +14,7 @@ COURSE = config.load_course()
 
 @pytest.mark.parametrize("lab", COURSE.labs.values(), ids=lambda lab: lab.id)
 def test_every_check_has_points_and_every_points_entry_a_check(lab):
-    tree = ast.parse((config.CHECKS_DIR / f"{lab.id}.py").read_text())
-    functions = {n.name.removeprefix("test_") for n in tree.body
-                 if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")}
+    functions = check_ids(ast.parse(COURSE.lab_file("checks", lab.id).read_text()))
     configured = {c.id for c in lab.checks}
     assert functions - configured == set(), f"checks without a course.toml table: {functions - configured}"
     assert configured - functions == set(), f"course.toml tables without a check: {configured - functions}"

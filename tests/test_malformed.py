@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from autograder import config, runner
+from autograder.course import config
+from autograder.engine import runner
 from tests.conftest import ROOT, make_submission
 
 LAB = "lab08_1_perceptron"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autograder import mnist
+from autograder.course import mnist
 
 
 def test_cached_tensors_are_mnist(mnist_cache):

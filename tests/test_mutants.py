@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import runner
+from autograder.engine import runner
 from tests.conftest import ROOT, make_submission
 
 MUTANT_DIR = Path(__file__).parent / "mutants"

@@ -19,7 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cli, config, gradebook, intake, nbextract, nbgrader_course
+from autograder import cli
+from autograder.course import config
+from autograder.intake import notebooks as nbextract
+from autograder.integrations.nbgrader import course_dir as nbgrader_course
+from autograder.integrations.nbgrader import gradebook
 
 LAB = "lab08_1_perceptron"
 COURSE_ID = "dnn-test"
@@ -319,7 +323,7 @@ def test_module_from_a_notebook_leaves_out_tests_demos_and_scratch(world):
     assert "the read-only cell 4 (setup) was changed" in " ".join(got.notes)
     compile(got.source, "x.py", "exec")
     # intake's notebook reader takes the same cells from an nbgrader notebook
-    text = intake.notebook_source(json.dumps(world["source"]).encode(), "x.ipynb")
+    text = nbextract.module_source(nbextract.read_notebook(json.dumps(world["source"]).encode(), "x.ipynb")).source
     assert "check(" not in text and "def train_perceptron" in text
 
 

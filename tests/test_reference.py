@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from autograder import config, runner
+from autograder.course import config
+from autograder.engine import runner
 from tests.conftest import ROOT
 
 LABS = list(config.load_course().labs)

@@ -9,8 +9,8 @@ import tomllib
 
 import pytest
 
-from autograder import stubs
-from autograder.release import build_bundle
+from autograder.authoring import stubs
+from autograder.authoring.release import build_bundle, check_ids
 from tests.conftest import ROOT
 
 
@@ -60,7 +60,7 @@ def test_reference_loops_of_hidden_checks_stay_home(bundle):
 
 def test_probes_of_hidden_checks_stay_home(bundle, course):
     """The worker's side ships only the probes public checks ask for."""
-    from autograder.release import probe_names
+    from autograder.authoring.release import probe_names
 
     for lab in course.labs.values():
         shipped_checks = (bundle / "autograder" / "checks" / f"{lab.id}.py").read_text()
@@ -70,8 +70,8 @@ def test_probes_of_hidden_checks_stay_home(bundle, course):
         every = {n.name for n in ast.parse(home).body if isinstance(n, ast.FunctionDef) and n.name.startswith("probe_")}
         needed = probe_names(shipped_checks) & every
         assert needed <= shipped, f"{lab.id}: the bundle lacks probes {needed - shipped}"
-        hidden_only = every - probe_names(shipped_checks) - probe_names(
-            (bundle / "autograder" / "checks" / "common.py").read_text())
+        shared = [(bundle / "autograder" / "checks" / f"{name}.py").read_text() for name in ("common", "contract")]
+        hidden_only = every - probe_names(shipped_checks).union(*map(probe_names, shared))
         assert not shipped & hidden_only, f"{lab.id}: probes of hidden checks shipped: {shipped & hidden_only}"
     assert "probe_train_perceptron" not in (bundle / "autograder" / "probes" / "lab08_1_perceptron.py").read_text()
 
@@ -79,8 +79,7 @@ def test_probes_of_hidden_checks_stay_home(bundle, course):
 def test_hidden_checks_and_their_settings_stay_home(bundle, course):
     released = tomllib.loads((bundle / "course.toml").read_text())
     for lab in course.labs.values():
-        tree = ast.parse((bundle / "autograder" / "checks" / f"{lab.id}.py").read_text())
-        names = {n.name.removeprefix("test_") for n in tree.body if isinstance(n, ast.FunctionDef)}
+        names = check_ids(ast.parse((bundle / "autograder" / "checks" / f"{lab.id}.py").read_text()))
         checks = released["labs"][lab.id].get("checks", {})
         for check in lab.checks:
             if check.public:
@@ -88,8 +87,11 @@ def test_hidden_checks_and_their_settings_stay_home(bundle, course):
             else:
                 assert check.id not in names, f"hidden check {check.id} shipped in the bundle"
                 assert check.id not in checks, f"hidden check {check.id} listed in the bundle's course.toml"
-    shipped = {p.name for p in (bundle / "autograder").glob("*.py")}
-    assert not shipped & {"grading.py", "release.py", "stubs.py", "calibrate.py", "results.py"}
+    shipped = {str(p.relative_to(bundle / "autograder")) for p in (bundle / "autograder").rglob("*.py")}
+    instructor_only = {"engine/grading.py", "engine/executors.py", "authoring/release.py", "authoring/stubs.py",
+                       "authoring/calibrate.py", "integrations/nbgrader/gradebook.py",
+                       "integrations/nbgrader/course_dir.py"}
+    assert not shipped & instructor_only
 
 
 def test_self_check_runs_inside_the_bundle(bundle, course, mnist_cache):

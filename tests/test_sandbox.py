@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from autograder import config, runner
+from autograder.course import config
+from autograder.engine import runner
 from tests.conftest import ROOT, make_submission
 
 LAB = "lab08_1_perceptron"
@@ -102,7 +103,7 @@ def test_limits_come_from_course_toml(tmp_path, limit):
 def _locked_down_env(root, device: str, share: float, index: int | None) -> dict:
     """What lock_down leaves of the GPU settings, seen from a child of its own; the allocator
     setting is handed to torch there (a misspelt key is refused, even without a GPU)."""
-    from autograder import sandbox
+    from autograder.boundary import sandbox
 
     read, write = os.pipe()
     pid = os.fork()
@@ -143,11 +144,11 @@ def test_gpu_workers_get_their_share_and_their_gpu(tmp_path, monkeypatch):
 def test_workers_spread_over_gpus_with_equal_shares(monkeypatch):
     import threading
 
-    from autograder import grading
+    from autograder.engine import executors
 
-    assert grading.Workers(3, "cpu").gpu_share == 1.0
-    assert grading.Workers(4, "cuda", gpus=1).gpu_share == pytest.approx(0.9 / 4)
-    assert grading.Workers(4, "cuda", gpus=2).gpu_share == pytest.approx(0.9 / 2)
+    assert executors.Workers(3, "cpu").gpu_share == 1.0
+    assert executors.Workers(4, "cuda", gpus=1).gpu_share == pytest.approx(0.9 / 4)
+    assert executors.Workers(4, "cuda", gpus=2).gpu_share == pytest.approx(0.9 / 2)
     together = threading.Barrier(4, timeout=10)  # four labs running at once
     seen = []
 
@@ -155,14 +156,14 @@ def test_workers_spread_over_gpus_with_equal_shares(monkeypatch):
         seen.append(gpu_index)
         together.wait()
 
-    monkeypatch.setattr(grading.runner, "run_lab", fake_run_lab)
-    workers = grading.Workers(4, "cuda", gpus=2)
+    monkeypatch.setattr(executors.runner, "run_lab", fake_run_lab)
+    workers = executors.Workers(4, "cuda", gpus=2)
     threads = [threading.Thread(target=workers.run_lab, args=(None, "lab", None)) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert sorted(seen) == [0, 0, 1, 1], "two workers on each GPU"
-    monkeypatch.setattr(grading.runner, "run_lab", lambda *a, gpu_index, **k: seen.append(gpu_index))
-    grading.Workers(2, "cuda", gpus=1).run_lab(None, "lab", None)
+    monkeypatch.setattr(executors.runner, "run_lab", lambda *a, gpu_index, **k: seen.append(gpu_index))
+    executors.Workers(2, "cuda", gpus=1).run_lab(None, "lab", None)
     assert seen[-1] is None, "one GPU: the worker keeps the grader's view of it"

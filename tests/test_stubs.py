@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from autograder import stubs
+from autograder.authoring import stubs
 from tests.conftest import ROOT
 
 
-def test_assignments_are_up_to_date():
-    stale = stubs.stale_stubs()
+def test_assignments_are_up_to_date(course):
+    stale = stubs.stale_stubs(course)
     assert not stale, "assignments/ is out of date; run `autograder stubs`:\n" + "\n".join(stale.values())
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import config, grading, mnist, runner
+from autograder.course import config, mnist
+from autograder.engine import grading, runner
 from tests.conftest import ROOT
 
 LAB = "lab08_1_perceptron"
@@ -83,7 +84,7 @@ ATTACKS = {
         pytest.fail = lambda *a, **k: None
         _pytest.outcomes.fail = lambda *a, **k: None
         try:
-            import autograder.plugin as p, autograder.results as r
+            import autograder.engine.plugin as p, autograder.reports.results as r
             p._message = lambda excinfo: ("passed", "")
             r.lab_score = lambda lab, record: (lab.max_points, lab.max_points)
         except Exception:
@@ -95,7 +96,7 @@ ATTACKS = {
             pass
         """),
     "forge_worker_replies": at_import("""
-        import autograder.wire as w
+        import autograder.boundary.wire as w
         _send = w.send
         w.send = lambda sock, obj: _send(sock, {"ok": {"passed": True, "linears": [], "output": None}})
         """),
@@ -150,7 +151,9 @@ BREAKS_HONEST_PART = {
 RESOURCE_ATTACKS = {
     "fork_bomb": ("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
                   {"timeout", "error", "oom"}),
-    "unbounded_memory": ("import torch\nkeep = []\nwhile True:\n    keep.append(torch.ones(1 << 26))\n", {"oom"}),
+    # Address space, the capped resource, without writing gigabytes: a loaded machine would
+    # take longer than the 10 s limit to fill them (the cap, not the time limit, must stop it).
+    "unbounded_memory": ("import torch\nkeep = []\nwhile True:\n    keep.append(torch.empty(1 << 28))\n", {"oom"}),
     "infinite_loop": ("while True:\n    pass\n", {"timeout"}),
     "ignore_sigterm": ("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass\n",
                        {"timeout"}),

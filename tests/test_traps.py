@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from autograder.student import import_module
-from autograder.traps import ForbiddenFunctionError, Trap
+from autograder.boundary.student import import_module
+from autograder.boundary.traps import ForbiddenFunctionError, Trap
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from torch import nn
 
 from autograder.checks.common import (
     allclose, assert_mnist_accuracy, describe_layers, expect_value_error, max_abs_diff, python_float, rebuild_mlp,
-    tensor_like, textbook_epoch)
+    tensor_like)
+from autograder.probes.common import textbook_epoch
 
 OPTIMIZERS = {
     "sgd": torch.optim.SGD, "adadelta": torch.optim.Adadelta, "adagrad": torch.optim.Adagrad,

@@ -3,10 +3,11 @@ and the train/eval modes of train_epoch and evaluate."""
 import torch
 
 from autograder.checks.common import (
-    FALSE_FAIL, allclose, expect_value_error, assert_evaluate_counts_all_samples, assert_evaluate_sets_eval_mode,
-    assert_train_epoch_matches_sgd, assert_train_epoch_sets_train_mode, hoeffding_t, is_a, layer_kind,
-    assert_mnist_accuracy, max_abs_diff, short_type, tensor_like,
-)
+    FALSE_FAIL, allclose, assert_mnist_accuracy, expect_value_error, hoeffding_t, is_a, layer_kind, max_abs_diff,
+    short_type, tensor_like)
+from autograder.checks.contract import (  # noqa: F401 - checks of this lab (course.toml)
+    test_evaluate_counts_all_samples, test_evaluate_sets_eval_mode, test_train_epoch_matches_sgd,
+    test_train_epoch_sets_train_mode)
 
 FORBIDDEN = [
     "torch.nn.functional.dropout",
@@ -204,20 +205,8 @@ def test_dropout_mlp_structure(student):
     tensor_like(found["outputs"][0], "build_dropout_mlp(in_features=20, num_classes=7) output", shape=(5, 7))
 
 
-def test_train_epoch_sets_train_mode(student):
-    assert_train_epoch_sets_train_mode(student)
 
 
-def test_train_epoch_matches_sgd(student):
-    assert_train_epoch_matches_sgd(student)
-
-
-def test_evaluate_sets_eval_mode(student):
-    assert_evaluate_sets_eval_mode(student)
-
-
-def test_evaluate_counts_all_samples(student):
-    assert_evaluate_counts_all_samples(student)
 
 
 def test_mnist_accuracy(student, test_labels, params):

@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from autograder.checks.common import (
-    allclose, assert_evaluate_counts_all_samples, assert_evaluate_sets_eval_mode, assert_mnist_accuracy,
-    assert_train_epoch_matches_sgd, assert_train_epoch_sets_train_mode, is_a, kind, layer_kind, max_abs_diff,
-    short_type, tensor_like,
-)
+    allclose, assert_mnist_accuracy, is_a, kind, layer_kind, max_abs_diff, short_type, tensor_like)
+from autograder.checks.contract import (  # noqa: F401 - checks of this lab (course.toml)
+    test_evaluate_counts_all_samples, test_evaluate_sets_eval_mode, test_train_epoch_matches_sgd,
+    test_train_epoch_sets_train_mode)
 
 FORBIDDEN = [
     "torch.nn.functional.batch_norm",
@@ -314,20 +314,8 @@ def test_bn_mlp_structure(student):
     tensor_like(found.get("output"), "build_bn_mlp(hidden=16, in_features=30, num_classes=4) output", shape=(8, 4))
 
 
-def test_train_epoch_sets_train_mode(student):
-    assert_train_epoch_sets_train_mode(student)
 
 
-def test_train_epoch_matches_sgd(student):
-    assert_train_epoch_matches_sgd(student)
-
-
-def test_evaluate_sets_eval_mode(student):
-    assert_evaluate_sets_eval_mode(student)
-
-
-def test_evaluate_counts_all_samples(student):
-    assert_evaluate_counts_all_samples(student)
 
 
 def test_mnist_accuracy(student, test_labels, params):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from autograder.mnist import Batches
+from autograder.course.mnist import Batches
 
 
 def outcome(fn) -> dict:
@@ -147,20 +147,27 @@ def evaluate_on(evaluate, device: str, weight, bias, images, labels, batch_size:
 # --- MNIST ----------------------------------------------------------------------------------
 
 
-def textbook_train_epoch(model: nn.Module, loader, optimizer, criterion, device) -> float:
-    """The textbook training pass as a train_epoch (train mode; per batch: zero_grad, forward
-    on the flattened images moved to the device, loss, backward, step); the mean batch loss.
-    For models whose students write no train_epoch (lab 9-2) and the calibration baseline."""
+def textbook_epoch(model: nn.Module, loader, optimizer, criterion, device="cpu") -> list[float]:
+    """The textbook training pass: train mode; per batch zero_grad, forward on the flattened
+    images moved to the device, loss, backward, step. Returns every batch's loss.
+
+    The one loop of both sides: the grader's reference training (checks, on the CPU) and the
+    loop of models whose students write no train_epoch (lab 9-2, the calibration baseline)."""
     model.train()
-    total, batches = 0.0, 0
+    losses = []
     for images, labels in loader:
         optimizer.zero_grad()
         loss = criterion(model(images.reshape(images.shape[0], -1).to(device)), labels.to(device))
         loss.backward()
         optimizer.step()
-        total += loss.item()
-        batches += 1
-    return total / batches
+        losses.append(loss.item())
+    return losses
+
+
+def textbook_train_epoch(model: nn.Module, loader, optimizer, criterion, device) -> float:
+    """textbook_epoch with train_epoch's signature and result: the mean batch loss."""
+    losses = textbook_epoch(model, loader, optimizer, criterion, device)
+    return sum(losses) / len(losses)
 
 
 @dataclass

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from autograder.boundary.traps import Trap
 from autograder.probes.common import mnist_epoch, outcome, state, textbook_train_epoch
-from autograder.traps import Trap
 
 # torch.nn.init's own functions as this module first sees them: the zygote imports the probes
 # before any worker installs its traps, so these are the originals.

@@ -9,13 +9,13 @@ a lab it cannot find or cannot choose is reported, never guessed.
 """
 from __future__ import annotations
 
-import json
 import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from autograder import config
+from autograder.course import config
+from autograder.intake import notebooks
 
 MAX_FILE = 2 << 20  # a lab module larger than 2 MiB is not a lab module
 MAX_ARCHIVE_TOTAL = 64 << 20  # unpacked bytes per archive (decompression bombs stop here)
@@ -133,34 +133,6 @@ def _text(data: bytes, name: str, notes: list[str]) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def notebook_source(data: bytes, name: str) -> str:
-    """The code cells of a notebook as one module; IPython magics and shell lines are
-    commented out. Raises ValueError with a message for the student when it is not a notebook.
-
-    An nbgrader notebook (cells with nbgrader ids) gives its setup and solution cells and
-    the definitions of added cells, never its test or demo cells (autograder.nbextract)."""
-    try:
-        nb = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{name} is not a valid notebook (not JSON: {e}); open and save it in Jupyter again") from None
-    cells = nb.get("cells") if isinstance(nb, dict) else None
-    if not isinstance(cells, list):
-        raise ValueError(f"{name} is not a valid notebook (no list of cells)")
-    from autograder import nbextract
-
-    if nbextract.is_nbgrader_notebook(nb):
-        return nbextract.module_source(nb, name).source
-    chunks = []
-    for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        src = cell.get("source", "")
-        src = "".join(src) if isinstance(src, list) else str(src)
-        lines = [f"# {l}" if l.lstrip().startswith(("%", "!")) else l for l in src.splitlines()]
-        chunks.append("\n".join(lines))
-    return "\n\n".join(chunks) + "\n"
-
-
 def _candidates(files: list[_File], lab: config.Lab) -> list[_File]:
     return [f for f in files if f.rel.name == f"{lab.module}.py"]
 
@@ -211,8 +183,9 @@ def collect(student_dir: Path, course: config.Course, dest: Path, labs: list[str
                                            notes)
                 continue
             try:
-                module_text = notebook_source(books[0].data, str(books[0].rel))
-            except ValueError as e:
+                name = str(books[0].rel)
+                module_text = notebooks.module_source(notebooks.read_notebook(books[0].data, name), name).source
+            except notebooks.NotebookError as e:
                 result[lab_id] = LabIntake(lab_id, None, "unreadable", str(e), notes)
                 continue
             notes.append(f"graded the code cells of {books[0].rel}")

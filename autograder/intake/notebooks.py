@@ -225,13 +225,18 @@ def _parse(cell: Cell, source: str, notes: list[str]) -> ast.Module | None:
 
 def module_source(nb: dict, name: str = "the notebook", *, originals: list[Original] | None = None,
                   size: int = 0) -> Extracted:
-    """The lab module from a parsed notebook; `originals` are the instructor's nbgrader
-    cells in order (setup cells are then restored and missing cells reported)."""
+    """The lab module from a parsed notebook (read_notebook). An nbgrader notebook, or any
+    notebook when `originals` (the instructor's nbgrader cells in order) are given, gives its
+    setup and solution cells and the definitions of added cells (setup cells restored and
+    missing cells reported with originals); any other notebook gives all its code cells."""
     cells = cells_of(nb)
     notes: list[str] = []
     if size > LARGE_NOTEBOOK:
         notes.append(f"{name} is {size / (1 << 20):.0f} MiB, mostly cell outputs; clear the outputs before "
                      "you submit (Edit > Clear Outputs of All Cells)")
+    if originals is None and not any(c.grade_id for c in cells):
+        code = [_uncomment_magics(c.source) for c in cells if c.cell_type == "code"]
+        return Extracted("\n\n".join(code) + "\n", notes, cells)
     by_id = {o.grade_id: o for o in originals or []}
 
     # Duplicates: the first cell with an id keeps it; the others count as cells the student added.

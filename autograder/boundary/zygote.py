@@ -1,7 +1,7 @@
 """The zygote: a process that has imported torch and loaded MNIST once, and forks a
 confined worker for every connection. It never runs student code itself.
 
-Usage: python -m autograder.zygote SOCKET [MNIST_INPUTS_FILE]
+Usage: python -m autograder.boundary.zygote SOCKET [MNIST_INPUTS_FILE] [PROBE_DIRS]
 It prints "ready" when it accepts connections and exits when its stdin closes (the
 grader went away, however it died): see forkserver.py. Per connection:
     grader -> spec {submission, lab, module, forbidden, hidden, limits, device, threads,
@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder import forkserver
+from autograder.boundary import forkserver
 
 
 def _sweep_uid(uid: int) -> None:
@@ -38,7 +38,7 @@ def _sweep_uid(uid: int) -> None:
 
 
 def _intermediate(conn: socket.socket, mnist) -> None:
-    from autograder import sandbox, wire, worker
+    from autograder.boundary import sandbox, wire, worker
 
     conn.settimeout(30)
     spec = wire.recv(conn)
@@ -76,10 +76,12 @@ def _intermediate(conn: socket.socket, mnist) -> None:
 def main(argv: list[str]) -> None:
     sock_path = argv[0]
     inputs = Path(argv[1]) if len(argv) > 1 and argv[1] else None
-    # Everything a worker needs is imported here, once, before any fork.
-    from autograder import mnist as mnist_data, sandbox, wire, worker  # noqa: F401
+    # Everything a worker needs is imported here, once, before any fork: the probes of a
+    # course's own labs too, since the worker cannot see the course's folder.
+    from autograder.boundary import sandbox, wire, worker  # noqa: F401
+    from autograder.course import mnist as mnist_data
 
-    forkserver.import_package("autograder.probes")
+    forkserver.import_package("autograder.probes", argv[2] if len(argv) > 2 else "")
     forkserver.import_torch()
     mnist = mnist_data.load_inputs(inputs) if inputs is not None and inputs.is_file() else None
     forkserver.serve(sock_path, lambda conn: _intermediate(conn, mnist))

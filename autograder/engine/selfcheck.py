@@ -6,7 +6,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from autograder import config, runner
+from autograder.course import config
+from autograder.engine import runner
 
 
 def find_lab_dir(lab: config.Lab, path: Path) -> Path:

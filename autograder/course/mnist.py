@@ -135,6 +135,17 @@ def inputs_file(cache_dir: Path) -> Path:
     return cache_dir / INPUTS_FILE
 
 
+def inputs_for(course) -> Path | None:
+    """The workers' MNIST file when `course` (a config.Course) trains on MNIST and it is
+    prepared; None otherwise (an MNIST check then reports it, the other checks need none)."""
+    if not course.trains_on_mnist():
+        return None
+    try:
+        return inputs_file(course.mnist_cache)
+    except MnistError:
+        return None
+
+
 def load_inputs(path: Path) -> dict[str, torch.Tensor]:
     """The workers' tensors, as stored (CPU, uint8 images): no computation, so that the
     zygote that loads them can still fork safely."""

@@ -24,6 +24,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.course.config import Limits
+
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
@@ -32,18 +34,6 @@ UID_BASE = 200_000  # workers run as UID_BASE + a number unique among live worke
 
 _libc = ctypes.CDLL(None, use_errno=True)
 LINUX = sys.platform.startswith("linux")  # elsewhere (a student's Mac) only the limits apply
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one worker may use; course.toml's [sandbox] table sets them."""
-
-    memory_mb: int = 4096  # address space beyond what the worker holds when it starts
-    cpu_s: int = 300  # CPU seconds, all threads together
-    file_mb: int = 64  # largest file it may write
-    tmp_mb: int = 256  # its private /tmp, the submission copy included
-    processes: int = 256  # processes and threads of its uid
-    open_files: int = 256
 
 
 @dataclass
@@ -111,7 +101,7 @@ def python_paths() -> list[Path]:
     the import path's, and the autograder package."""
     import sys
 
-    paths = {Path(sys.base_prefix), Path(sys.prefix), Path(__file__).resolve().parent}
+    paths = {Path(sys.base_prefix), Path(sys.prefix), Path(__file__).resolve().parent.parent}
     paths.update(Path(p) for p in sys.path if p and os.path.isdir(p))
     return sorted({p.resolve() for p in paths})
 

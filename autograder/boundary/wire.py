@@ -14,7 +14,8 @@ import struct
 from dataclasses import dataclass
 
 import torch
-from safetensors.torch import load as _st_load, save as _st_save
+from safetensors.torch import load as _st_load
+from safetensors.torch import save as _st_save
 
 MAX_MESSAGE = 256 << 20  # a reply larger than this is refused: nothing a check needs is that big
 _HEADER = struct.Struct("!QI")  # total length, JSON length

@@ -1,4 +1,10 @@
-"""course.toml: the one place for points, visibility, thresholds, budgets and settings."""
+"""course.toml: the one place for points, visibility, thresholds, budgets and settings.
+
+A course is a folder holding course.toml (its *root*). A lab's checks and probes are
+`autograder/checks/<lab>.py` and `autograder/probes/<lab>.py`, or, for a lab that the
+course adds, `ROOT/checks/<lab>.py` and `ROOT/probes/<lab>.py` (docs/adding-a-lab.md);
+its solution and stub are `ROOT/solutions/<lab>/` and `ROOT/assignments/<lab>/`.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -8,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder.sandbox import Limits
-
-KIT_ROOT = Path(__file__).resolve().parent.parent
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # autograder/
+KIT_ROOT = PACKAGE_DIR.parent
 CHECKS_DIR = PACKAGE_DIR / "checks"
+PROBES_DIR = PACKAGE_DIR / "probes"
+LAB_PACKAGES = {"checks": "autograder.checks", "probes": "autograder.probes"}
 # Torch threads of every judge session and worker. Parallelism comes from grading several
 # labs at once (--workers), which scales better than threads for these small networks and
 # keeps every result bit for bit the same whatever the number of workers.
@@ -22,6 +28,18 @@ TORCH_THREADS = 1
 def default_course_file() -> Path:
     """course.toml from $COURSE_TOML, else the one at the kit's root (or the bundle's)."""
     return Path(os.environ.get("COURSE_TOML", KIT_ROOT / "course.toml"))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one worker may use; course.toml's [sandbox] table sets them (docs/security.md)."""
+
+    memory_mb: int = 4096  # address space beyond what the worker holds when it starts
+    cpu_s: int = 300  # CPU seconds, all threads together
+    file_mb: int = 64  # largest file it may write
+    tmp_mb: int = 256  # its private /tmp, the submission copy included
+    processes: int = 256  # processes and threads of its uid
+    open_files: int = 256
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,30 @@ class Course:
             return self.labs[lab_id]
         except KeyError:
             raise KeyError(f"unknown lab {lab_id!r}; the labs are {', '.join(self.labs)}") from None
+
+    @property
+    def root(self) -> Path:
+        """The course's folder: the one holding course.toml, solutions/ and assignments/."""
+        return self.path.parent
+
+    def lab_dirs(self, kind: str) -> list[Path]:
+        """Where the labs' `kind` modules ("checks" or "probes") live: the package's folder,
+        then ROOT/<kind>/ when the course adds labs of its own."""
+        own = self.root / kind
+        package = PACKAGE_DIR / kind
+        return [package] + ([own] if own.is_dir() and own.resolve() != package.resolve() else [])
+
+    def lab_file(self, kind: str, lab_id: str) -> Path:
+        """The file of lab `lab_id`'s checks or probes module (the course's own first)."""
+        for folder in reversed(self.lab_dirs(kind)):
+            if (folder / f"{lab_id}.py").is_file():
+                return folder / f"{lab_id}.py"
+        raise FileNotFoundError(f"lab {lab_id!r} has no {kind} module: expected {self.root / kind / lab_id}.py "
+                                f"or {PACKAGE_DIR / kind / lab_id}.py (docs/adding-a-lab.md)")
+
+    def trains_on_mnist(self) -> bool:
+        """Whether any lab has an MNIST check (the workers then get the MNIST inputs)."""
+        return any(c.id == "mnist_accuracy" for lab in self.labs.values() for c in lab.checks)
 
 
 _CHECK_KEYS = {"points", "public", "timeout_s"}

@@ -28,16 +28,18 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from tqdm import tqdm
 
-from autograder import config, grading, intake, mnist, nbextract, results, runner
+from autograder.course import config
+from autograder.engine import grading
+from autograder.intake import collect as intake
+from autograder.intake import notebooks as nbextract
+from autograder.intake.collect import LabIntake
+from autograder.reports.files import write_atomic
 
 
 @dataclass
@@ -409,69 +411,39 @@ def grade_nbgrader(course: config.Course, course_dir: Path, out: Path, *, assign
                 if assignments:
                     raise
                 skipped.append(name)
-    if any(c.id == "mnist_accuracy" for s in specs.values() for c in course.lab(s.lab).checks):
-        mnist.ensure(course.mnist_cache)
-    kit = grading.kit_fingerprint(course)
-    pool = grading.Workers(workers, device, grading.gpu_count(device))
-    per_student = {s.name: [Job(s.name, specs[a]) for a in specs if (s / a).is_dir()] for s in folders}
+    per_student = {s.name: {specs[a].lab: Job(s.name, specs[a], course=course, lab=course.lab(specs[a].lab))
+                            for a in specs if (s / a).is_dir()} for s in folders}
     per_student = {k: v for k, v in per_student.items() if v}
-    total = sum(len(v) for v in per_student.values())
-    bar = tqdm(total=total, unit="lab", disable=not progress, desc="grading")
-    counts = {"graded": 0, "reused": 0}
-    lock = threading.Lock()
 
-    def grade_job(job: Job, old: dict) -> dict:
-        """One student's assignment (in a lab thread): extract, grade, its results record."""
-        job.course, job.lab = course, course.lab(job.spec.lab)
-        folder = submitted / job.student / job.spec.name
-        with tempfile.TemporaryDirectory(prefix="nbgrade-") as tmp:
-            status, message, lab_dir = _prepare(job, folder, Path(tmp))
-            fp = grading.lab_fingerprint(kit, device, lab_dir, f"{status}\0{message}\0{job.notes}")
-            if old.get(job.lab.id, {}).get("fingerprint") == fp:
-                job.reused = True
-                return old[job.lab.id]
-            if lab_dir is None:
-                run = runner.not_gradable(course, job.lab.id, status, message)
-            else:
-                run = pool.run_lab(course, job.lab.id, lab_dir, hide=[course_dir, out.resolve()])
-            return results.lab_record(run, fp, job.notes)
+    def prepare(student: str, labs: list[str], dest: Path) -> dict[str, LabIntake]:
+        """Each assignment's module from its notebooks (or a submitted module), as intake would."""
+        taken = {}
+        for lab in labs:
+            job = per_student[student][lab]
+            status, message, lab_dir = _prepare(job, submitted / student / job.spec.name, dest)
+            taken[lab] = LabIntake(lab, lab_dir, status, message, job.notes)
+        return taken
 
-    def grade_student(student: str) -> list[Job]:
-        previous = results.read_results(out / student / "results.json")
-        old = previous["extra_data"]["labs"] if previous else {}
-        records = {lab: old[lab] for lab in course.labs if lab in old}
-        running = {lab_pool.submit(grade_job, job, old): job for job in per_student[student]}
-        for future in as_completed(running):  # written as soon as each assignment is graded
-            job = running[future]
-            job.record = records[job.lab.id] = future.result()
-            # nbgrader's autograded notebooks, as `nbgrader autograde` would write them
-            folder = submitted / student / job.spec.name
-            dest = Path(coursedir.format_path(coursedir.autograded_directory, student, job.spec.name))
-            dest.mkdir(parents=True, exist_ok=True)
-            release = Path(coursedir.format_path(coursedir.release_directory, ".", job.spec.name))
-            for nb, parsed, _ in job.books:
-                node = autograded_notebook(nb, parsed, job.record, job.notes, release / f"{nb.name}.ipynb")
-                results.write_atomic(dest / f"{nb.name}.ipynb", nbformat.writes(node) + "\n")
-            if (folder / "timestamp.txt").is_file():
-                shutil.copyfile(folder / "timestamp.txt", dest / "timestamp.txt")
-            ordered = {lab: records[lab] for lab in course.labs if lab in records}
-            results.write_student(out, student, course, ordered)
-            with lock:
-                counts["reused" if job.reused else "graded"] += 1
-                bar.set_postfix_str(f"{student}/{job.spec.name}", refresh=False)
-                bar.update()
-        return per_student[student]
+    def autograded(student: str, lab: str, record: dict, reused: bool) -> None:
+        """nbgrader's autograded notebooks, as `nbgrader autograde` would write them."""
+        job = per_student[student][lab]
+        job.record, job.reused = record, reused
+        folder = submitted / student / job.spec.name
+        dest = Path(coursedir.format_path(coursedir.autograded_directory, student, job.spec.name))
+        dest.mkdir(parents=True, exist_ok=True)
+        release = Path(coursedir.format_path(coursedir.release_directory, ".", job.spec.name))
+        for nb, parsed, _ in job.books:
+            node = autograded_notebook(nb, parsed, record, job.notes, release / f"{nb.name}.ipynb")
+            write_atomic(dest / f"{nb.name}.ipynb", nbformat.writes(node) + "\n")
+        if (folder / "timestamp.txt").is_file():
+            shutil.copyfile(folder / "timestamp.txt", dest / "timestamp.txt")
 
-    try:
-        # As in grading.grade_class: student threads wait, lab threads grade.
-        with ThreadPoolExecutor(max_workers=pool.n, thread_name_prefix="lab") as lab_pool, \
-                ThreadPoolExecutor(max_workers=pool.n + 1, thread_name_prefix="student") as students, \
-                Gradebook(coursedir.db_url, coursedir.course_id) as gb:
-            futures = [students.submit(grade_student, s) for s in per_student]
-            for future in as_completed(futures):  # the gradebook is written here, in one thread
-                for job in future.result():
-                    write_gradebook(gb, cfg, job, coursedir)
-    finally:
-        bar.close()
-        grades = results.write_grades_csv(out, course)
-    return Summary(len(per_student), counts["graded"], counts["reused"], grades, coursedir.db_url, skipped)
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        def to_gradebook(student: str, records: dict) -> None:  # in this thread: the gradebook is not shared
+            for job in per_student[student].values():
+                write_gradebook(gb, cfg, job, coursedir)
+
+        summary = grading.grade_students(
+            course, {s: list(jobs) for s, jobs in per_student.items()}, prepare, out, workers=workers,
+            device=device, progress=progress, hide=[course_dir], on_lab=autograded, on_student=to_gradebook)
+    return Summary(summary.students, summary.graded, summary.reused, summary.grades_csv, coursedir.db_url, skipped)

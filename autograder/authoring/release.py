@@ -12,15 +12,22 @@ import shutil
 import tomllib
 from pathlib import Path
 
-from autograder import config
+from autograder.course import config
 
 # The modules the self-check needs; grading a class, releasing and calibrating stay home.
+# (checks/ and probes/ are pruned to the public checks below.)
 BUNDLE_MODULES = [
-    "__init__.py", "__main__.py", "cli.py", "config.py", "mnist.py", "plugin.py", "runner.py",
-    "seeding.py", "selfcheck.py", "student.py", "traps.py",
-    "forkserver.py", "judge_server.py",  # the self-check's sessions and workers come from fork servers
-    "remote.py", "sandbox.py", "wire.py", "worker.py", "zygote.py",  # the worker side of the self-check
-    "notebook.py", "nbextract.py",  # the test cells of the course's notebooks
+    "__init__.py", "__main__.py", "cli.py", "notebook.py",
+    "course/__init__.py", "course/config.py", "course/mnist.py", "course/seeding.py",
+    "intake/__init__.py", "intake/collect.py", "intake/notebooks.py",
+    # the self-check's judge sessions, and the workers they talk to
+    "engine/__init__.py", "engine/runner.py", "engine/judge_server.py", "engine/plugin.py", "engine/selfcheck.py",
+    "boundary/__init__.py", "boundary/forkserver.py", "boundary/remote.py", "boundary/sandbox.py",
+    "boundary/student.py", "boundary/traps.py", "boundary/wire.py", "boundary/worker.py", "boundary/zygote.py",
+    "reports/__init__.py", "reports/model.py", "reports/files.py", "reports/results_json.py",
+    "reports/feedback_md.py", "reports/grades_csv.py",
+    # the test cells of the course's notebooks
+    "integrations/__init__.py", "integrations/nbgrader/__init__.py", "integrations/nbgrader/cells.py",
 ]
 
 STUDENT_README = """# {name}: your lab bundle
@@ -64,8 +71,8 @@ def _prune(tree: ast.Module, roots: set[str]) -> ast.Module:
                 frontier.append(name)
     tree.body = [n for n in tree.body
                  if not (isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name not in needed)]
-    # Names imported only for what was dropped go too.
-    used = set().union(*(_names(n) for n in tree.body if not isinstance(n, ast.ImportFrom)))
+    # Names imported only for what was dropped go too (the roots stay: a check may be imported).
+    used = set(roots).union(*(_names(n) for n in tree.body if not isinstance(n, ast.ImportFrom)))
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("autograder"):
             node.names = [a for a in node.names if (a.asname or a.name) in used]
@@ -73,11 +80,18 @@ def _prune(tree: ast.Module, roots: set[str]) -> ast.Module:
     return tree
 
 
+def check_ids(tree: ast.Module) -> set[str]:
+    """The checks a lab's check module holds: its `test_<id>` functions, defined there or
+    imported (checks/contract.py); pytest collects both."""
+    names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    names |= {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
+    return {n.removeprefix("test_") for n in names if n.startswith("test_")}
+
+
 def strip_hidden_checks(source: str, hidden: set[str]) -> str:
     """The check module without the hidden checks and the helpers only they used."""
     tree = ast.parse(source)
-    public = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)
-              and n.name.startswith("test_") and n.name.removeprefix("test_") not in hidden}
+    public = {f"test_{c}" for c in check_ids(tree) - hidden}
     return ast.unparse(_prune(tree, public)) + "\n"
 
 
@@ -86,6 +100,20 @@ def keep_used_helpers(source: str, users: list[str]) -> str:
     loops for hidden checks stay home."""
     roots = set().union(*(_names(ast.parse(u)) for u in users))
     return ast.unparse(_prune(ast.parse(source), roots)) + "\n"
+
+
+# The checks' shared modules, each pruned to what the kept checks use; a module may use the
+# ones after it.
+SHARED_CHECKS = ("contract", "common")
+
+
+def _shared_checks(users: list[str]) -> dict[str, str]:
+    """checks/contract.py and checks/common.py pruned to what `users` (check sources) need."""
+    pruned = {}
+    for name in SHARED_CHECKS:
+        pruned[name] = keep_used_helpers((config.CHECKS_DIR / f"{name}.py").read_text(), users)
+        users = users + [pruned[name]]
+    return pruned
 
 
 def probe_names(source: str) -> set[str]:
@@ -131,7 +159,10 @@ def _toml_value(value) -> str:
     raise TypeError(f"cannot write {value!r} to TOML")
 
 
-def build_bundle(course: config.Course, out: Path, root: Path = config.KIT_ROOT) -> Path:
+def build_bundle(course: config.Course, out: Path) -> Path:
+    """Write the student bundle into the new or empty folder `out`; returns it.
+    Raises FileExistsError when `out` holds anything."""
+    root = course.root
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty; choose a new folder for the bundle")
     out.mkdir(parents=True, exist_ok=True)
@@ -141,31 +172,35 @@ def build_bundle(course: config.Course, out: Path, root: Path = config.KIT_ROOT)
     pkg = out / "autograder"
     (pkg / "checks").mkdir(parents=True)
     for name in BUNDLE_MODULES:
+        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(config.PACKAGE_DIR / name, pkg / name)
     for name in ["__init__.py", "pytest.ini"]:
         shutil.copyfile(config.CHECKS_DIR / name, pkg / "checks" / name)
     kept = {}
     for lab in course.labs.values():
         hidden = {c.id for c in lab.checks if not c.public}
-        source = strip_hidden_checks((config.CHECKS_DIR / f"{lab.id}.py").read_text(), hidden)
+        source = strip_hidden_checks(course.lab_file("checks", lab.id).read_text(), hidden)
         (pkg / "checks" / f"{lab.id}.py").write_text(source)
         kept[lab.id] = source
-    common = keep_used_helpers((config.CHECKS_DIR / "common.py").read_text(), list(kept.values()))
-    (pkg / "checks" / "common.py").write_text(common)
+    helpers = _shared_checks(list(kept.values()))
+    for name, source in helpers.items():
+        (pkg / "checks" / f"{name}.py").write_text(source)
     # The worker's side: only the probes the public checks ask for.
     probes_dir = config.PACKAGE_DIR / "probes"
     (pkg / "probes").mkdir()
     shutil.copyfile(probes_dir / "__init__.py", pkg / "probes" / "__init__.py")
     kept_probes = []
     for lab_id, source in kept.items():
-        # The probes this lab's public checks ask for, directly or through the shared judges.
-        roots = probe_names(source) | probe_names(keep_used_helpers(common, [source]))
-        probes = ast.unparse(_prune(ast.parse((probes_dir / f"{lab_id}.py").read_text()), roots)) + "\n"
+        # The probes this lab's public checks ask for, directly or through the shared checks.
+        roots = probe_names(source).union(*(probe_names(s) for s in _shared_checks([source]).values()))
+        probes = ast.unparse(_prune(ast.parse(course.lab_file("probes", lab_id).read_text()), roots)) + "\n"
         (pkg / "probes" / f"{lab_id}.py").write_text(probes)
         kept_probes.append(probes)
-    (pkg / "probes" / "common.py").write_text(keep_used_helpers((probes_dir / "common.py").read_text(), kept_probes))
+    # probes/common.py: what the kept probes use, and what the kept checks take from it.
+    users = kept_probes + list(kept.values()) + list(helpers.values())
+    (pkg / "probes" / "common.py").write_text(keep_used_helpers((probes_dir / "common.py").read_text(), users))
     (out / "course.toml").write_text(public_course_toml(course))
     (out / "README.md").write_text(STUDENT_README.format(name=course.name))
-    pyproject = (root / "pyproject.toml").read_text()
+    pyproject = (config.KIT_ROOT / "pyproject.toml").read_text()
     (out / "pyproject.toml").write_text(pyproject)
     return out

@@ -24,10 +24,11 @@ import time
 from torch import nn
 from tqdm import tqdm
 
-from autograder import config, mnist, seeding
+from autograder.boundary import forkserver
+from autograder.boundary.student import import_module
 from autograder.checks.common import mnist_accuracy, mnist_budget, normal_quantile
+from autograder.course import config, mnist, seeding
 from autograder.probes.common import MnistRun, textbook_train_epoch
-from autograder.student import import_module
 
 Z_CHECK = normal_quantile(2e-6)  # two-sided 2e-6 = one-sided 1e-6
 Z_SIGMA = normal_quantile(2e-3)  # one-sided 1e-3
@@ -66,8 +67,9 @@ def calibrate(course: config.Course, seeds: int = 10, labs: list[str] | None = N
     baseline_seeds = 3
     bar = tqdm(total=len(targets) * seeds + baseline_seeds, desc="calibrating", unit="run")
     for lab, check in targets:
+        forkserver.import_package("autograder.probes", forkserver.extra_lab_dirs(course, "probes"))
         probes = importlib.import_module(f"autograder.probes.{lab.id}")
-        solution = import_module(config.KIT_ROOT / "solutions" / lab.id / f"{lab.module}.py", f"reference_{lab.module}")
+        solution = import_module(course.root / "solutions" / lab.id / f"{lab.module}.py", f"reference_{lab.module}")
         accs, early, t0 = [], 0, time.monotonic()
         for s in range(seeds):
             seeding.seed_everything(seeding.derive_seed(course.seed, "calibrate", lab.id, str(s)))

@@ -7,7 +7,7 @@ about 3.5 s of imports before its first check; forked from here it starts in mil
 The judges run no student code (that happens in the zygote's confined workers), so forking
 them from a shared parent shares nothing a student could touch.
 
-Usage: python -m autograder.judge_server SOCKET [MNIST_CACHE_DIR]
+Usage: python -m autograder.engine.judge_server SOCKET [MNIST_CACHE_DIR] [CHECK_DIRS]
 Per connection (forkserver.py forks a child for it, which forks the session):
     client -> {"args": pytest's arguments, "cwd": ..., "env": {...}}
     server -> {"pid": the session's pid, also its process group}
@@ -22,7 +22,8 @@ import socket
 import sys
 from pathlib import Path
 
-from autograder import forkserver, wire
+from autograder.boundary import forkserver, wire
+from autograder.course import config
 
 
 def _session(spec: dict) -> int:
@@ -71,10 +72,10 @@ def main(argv: list[str]) -> None:
     import pytest  # noqa: F401
     import pytest_timeout  # noqa: F401
 
-    import autograder.plugin  # noqa: F401
-    from autograder import mnist
+    import autograder.engine.plugin  # noqa: F401
+    from autograder.course import mnist
 
-    forkserver.import_package("autograder.checks")
+    forkserver.import_package("autograder.checks", argv[2] if len(argv) > 2 else "")
     forkserver.import_torch()
     if cache is not None:
         try:
@@ -98,9 +99,10 @@ class JudgeServer(forkserver.Server):
         return Session(sock, int(hello["pid"]))
 
 
-def shared_judge_server(mnist_cache: Path | None, wait: bool = True) -> JudgeServer:
+def shared_judge_server(course: config.Course, wait: bool = True) -> JudgeServer:
     """The judge server for this whole process (a class, a test session)."""
-    return forkserver.shared(JudgeServer, "autograder.judge_server", str(mnist_cache or ""), wait=wait)
+    return forkserver.shared(JudgeServer, "autograder.engine.judge_server", str(course.mnist_cache),
+                             forkserver.extra_lab_dirs(course, "checks"), wait=wait)
 
 
 class Session:

@@ -28,8 +28,9 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder import config, runner
-from autograder.stubs import BEGIN, END, HINT
+from autograder.authoring.stubs import BEGIN, END, HINT
+from autograder.course import config
+from autograder.engine import runner
 
 BLOCK_START = "# --- autograder: generated block (rewritten by `autograder nbgrader`; edit below it) ---"
 BLOCK_END = "# --- autograder: end of the generated block ---"
@@ -233,7 +234,8 @@ def demo():
         plt.plot(losses); plt.xlabel("step"); plt.ylabel("BCE loss"); plt.yscale("log"); plt.show()''',
     "lab09_1_relu": '''\
 def demo():
-    from autograder import config, mnist
+    from autograder.course import config
+    from autograder.course import mnist
     data = mnist.load(config.load_course().mnist_cache)  # prepared once with `autograder data`
     train = mnist.Batches(data["train_images"], data["train_labels"], batch_size=100, shuffle=True)
     test = mnist.Batches(data["test_images"], data["test_labels"], batch_size=1000)
@@ -256,7 +258,8 @@ def demo():
         plt.legend(); plt.show()''',
     "lab09_3_dropout": '''\
 def demo():
-    from autograder import config, mnist
+    from autograder.course import config
+    from autograder.course import mnist
     data = mnist.load(config.load_course().mnist_cache)  # prepared once with `autograder data`
     train = mnist.Batches(data["train_images"], data["train_labels"], batch_size=100, shuffle=True)
     test = mnist.Batches(data["test_images"], data["test_labels"], batch_size=1000)
@@ -267,7 +270,8 @@ def demo():
     print(f"one epoch: mean loss {loss:.3f}, test accuracy {evaluate(model, test, 'cpu'):.4f}")''',
     "lab09_4_batchnorm": '''\
 def demo():
-    from autograder import config, mnist
+    from autograder.course import config
+    from autograder.course import mnist
     data = mnist.load(config.load_course().mnist_cache)  # prepared once with `autograder data`
     train = mnist.Batches(data["train_images"], data["train_labels"], batch_size=100, shuffle=True)
     test = mnist.Batches(data["test_images"], data["test_labels"], batch_size=1000)
@@ -295,7 +299,9 @@ else:
 '''
 
 
-def build_notebook(course: config.Course, lab_id: str, root: Path = config.KIT_ROOT) -> nbformat.NotebookNode:
+def build_notebook(course: config.Course, lab_id: str) -> nbformat.NotebookNode:
+    """The nbgrader notebook of one lab, from the course's solution, lab README and course.toml."""
+    root = course.root
     lab = course.lab(lab_id)
     solution = (root / "solutions" / lab_id / f"{lab.module}.py").read_text(encoding="utf-8")
     readme_path = root / "assignments" / lab_id / "README.md"

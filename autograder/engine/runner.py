@@ -14,32 +14,15 @@ import shutil
 import signal
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import config, judge_server, mnist, remote
+from autograder.boundary import remote
+from autograder.course import config
+from autograder.engine import judge_server
+from autograder.reports.model import CheckOutcome, LabRun
 
 GRACE_S = 15.0  # beyond pytest-timeout's own limit, before the watchdog kills
 STARTUP_S = 120.0  # a session's start (the judge server's, the first time), before its first event
-
-
-@dataclass
-class CheckOutcome:
-    id: str
-    status: str  # passed, failed, error, timeout, oom
-    message: str = ""
-    seed: int | None = None
-
-
-@dataclass
-class LabRun:
-    lab: str
-    status: str  # graded, missing, error, timeout
-    checks: dict[str, CheckOutcome] = field(default_factory=dict)
-    device: str = ""
-    torch: str = ""
-    seconds: float = 0.0
-    sandbox: dict = field(default_factory=dict)  # how the workers were confined (sandbox.Confinement)
 
 
 def _read_report(path: Path) -> list[dict]:
@@ -68,9 +51,9 @@ def _unfinished(events: list[dict]) -> dict | None:
 def _pytest_args(lab: config.Lab, workdir: Path, report: Path, course: config.Course,
                  only: list[str], device: str | None) -> list[str]:
     args = [
-        str(config.CHECKS_DIR / f"{lab.id}.py"),
+        str(course.lab_file("checks", lab.id)),
         "-c", str(config.CHECKS_DIR / "pytest.ini"),
-        "-p", "autograder.plugin", "-p", "pytest_timeout", "-p", "no:cacheprovider",
+        "-p", "autograder.engine.plugin", "-p", "pytest_timeout", "-p", "no:cacheprovider",
         "--assert=plain", "-q", "--no-header",
         "--lab", lab.id, "--submission", str(workdir), "--report", str(report),
         "--course", str(course.path), "--only", ",".join(only),
@@ -111,20 +94,10 @@ def _exit_text(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def mnist_inputs_for(course: config.Course) -> Path | None:
-    """The workers' MNIST file when the course trains on MNIST and it is prepared."""
-    if not any(c.id == "mnist_accuracy" for lab in course.labs.values() for c in lab.checks):
-        return None
-    try:
-        return mnist.inputs_file(course.mnist_cache)
-    except mnist.MnistError:
-        return None  # the MNIST check reports it; the other checks need no MNIST
-
-
 def servers_for(course: config.Course) -> tuple[judge_server.JudgeServer, remote.Zygote]:
     """The judge server and the zygote, started together (each imports torch) and ready."""
-    judges = judge_server.shared_judge_server(course.mnist_cache, wait=False)
-    zygote = remote.shared_zygote(mnist_inputs_for(course), wait=False)
+    judges = judge_server.shared_judge_server(course, wait=False)
+    zygote = remote.shared_zygote(course, wait=False)
     judges.wait_ready()
     zygote.wait_ready()
     return judges, zygote

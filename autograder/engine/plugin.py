@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import config as kitconfig, mnist as mnist_data, remote, runner, seeding
+from autograder.boundary import remote
+from autograder.course import config as kitconfig
+from autograder.course import mnist as mnist_data
+from autograder.course import seeding
 
 _state: dict = {}
 
@@ -66,12 +69,12 @@ def pytest_configure(config):
         submission=Path(opt.submission).resolve(),
         device=_resolve_device(opt.device, course),
         report=open(opt.report, "a", encoding="utf-8") if opt.report else None,
-        hidden=remote.hidden_paths(hidden),
+        hidden=remote.hidden_paths(course, hidden),
     )
     # Started now, so that it imports torch while pytest collects the checks.
     shared = os.environ.get("AUTOGRADER_ZYGOTE")
     _state["zygote"] = (remote.Zygote.attach(Path(shared)) if shared
-                        else remote.Zygote.start("autograder.zygote", str(runner.mnist_inputs_for(course) or "")))
+                        else remote.Zygote.start("autograder.boundary.zygote", *remote.zygote_args(course)))
     _emit(
         {
             "event": "session",
@@ -211,7 +214,7 @@ def params(request) -> dict:
 @pytest.fixture(scope="session")
 def test_labels():
     """The MNIST test labels: held by the grader alone, to score the worker's predictions."""
-    from autograder import mnist as mnist_data
+    from autograder.course import mnist as mnist_data
 
     return mnist_data.load_test_labels(_state["course"].mnist_cache)
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import torch
 
-from autograder import seeding, wire
-from autograder.student import StudentImportError, import_module, student_frame
-from autograder.traps import Trap
+from autograder.boundary import wire
+from autograder.boundary.student import StudentImportError, import_module, student_frame
+from autograder.boundary.traps import Trap
+from autograder.course import seeding
 
 _OOM_TEXT = ("out of memory", "can't allocate memory", "cannot allocate memory")
 

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import config, sandbox
+from autograder.boundary import sandbox
+from autograder.course import config
 
 START_S = 120.0  # a server's imports, before it accepts connections
 
@@ -50,9 +51,14 @@ def import_torch() -> None:
     import torch.optim  # noqa: F401
 
 
-def import_package(name: str) -> None:
-    """Import package `name` and every module in it."""
+def import_package(name: str, extra_dirs: str = "") -> None:
+    """Import package `name` and every module in it. `extra_dirs` (os.pathsep-separated
+    folders) extend the package first: a course's own labs (config.Course.lab_dirs) are then
+    importable as `name.<lab>` like the kit's."""
     package = importlib.import_module(name)
+    for folder in (d for d in extra_dirs.split(os.pathsep) if d):
+        if folder not in package.__path__:
+            package.__path__.append(folder)
     for info in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"{name}.{info.name}")
 
@@ -160,6 +166,11 @@ class Server:
 
 _SHARED: dict[tuple, Server] = {}
 _SHARED_LOCK = threading.Lock()  # the class grader's threads share each server
+
+
+def extra_lab_dirs(course, kind: str) -> str:
+    """The course's own folders of `kind` ("checks" or "probes"), as import_package takes them."""
+    return os.pathsep.join(str(d) for d in course.lab_dirs(kind)[1:])
 
 
 def shared(cls, module: str, *args: str, wait: bool = True):

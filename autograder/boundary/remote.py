@@ -14,8 +14,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import config, forkserver, wire
-from autograder.sandbox import Limits
+from autograder.boundary import forkserver, wire
+from autograder.course import config, mnist
+from autograder.course.config import Limits
 
 
 class StudentError(Exception):
@@ -59,16 +60,17 @@ class ForbiddenCall(AssertionError):
     """The student's code called a function the lab forbids."""
 
 
-def hidden_paths(extra: list[Path] = ()) -> list[Path]:
+def hidden_paths(course: config.Course, extra: list[Path] = ()) -> list[Path]:
     """What a worker must not see: the kit except its package and virtual environments,
-    the checks, MNIST and its test labels, plus `extra` (the class, the results)."""
+    the checks (the course's own too), the course's solutions and course.toml, MNIST and its
+    test labels, plus `extra` (the class, the results)."""
     keep = {config.PACKAGE_DIR.resolve()}
     hidden = []
     for entry in sorted(config.KIT_ROOT.iterdir()):
         if entry.resolve() in keep or (entry / "pyvenv.cfg").exists():
             continue
         hidden.append(entry)
-    hidden.append(config.CHECKS_DIR)
+    hidden += [*course.lab_dirs("checks"), course.root / "solutions", course.path]
     for var in ("MNIST_DIR", "MNIST_CACHE"):
         if os.environ.get(var):
             hidden.append(Path(os.environ[var]))
@@ -162,10 +164,15 @@ class Worker:
         self.sock.close()
 
 
-def shared_zygote(mnist_inputs: Path | None, wait: bool = True) -> Zygote:
+def zygote_args(course: config.Course) -> tuple[str, str]:
+    """The zygote's arguments for `course`: the workers' MNIST file, the course's probe folders."""
+    return str(mnist.inputs_for(course) or ""), forkserver.extra_lab_dirs(course, "probes")
+
+
+def shared_zygote(course: config.Course, wait: bool = True) -> Zygote:
     """The zygote for this whole process (a class, a test session): workers are forked per
     check, so sharing it shares nothing between submissions."""
-    return forkserver.shared(Zygote, "autograder.zygote", str(mnist_inputs or ""), wait=wait)
+    return forkserver.shared(Zygote, "autograder.boundary.zygote", *zygote_args(course), wait=wait)
 
 
 def spec_for(lab: config.Lab, submission: Path, device: str, *, forbidden: list[str], limits: Limits,

@@ -1,0 +1,78 @@
+"""Executors: where labs are graded. The per-student loop (grading.py) hands each lab to an
+executor's `submit` and waits for its `LabRun`; an executor decides where and how many at
+once. `Workers` grades on this machine; another executor (a cluster) implements the same
+`submit`/`close` (docs/architecture.md).
+"""
+from __future__ import annotations
+
+import math
+import os
+import queue
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from autograder.course import config
+from autograder.engine import runner
+from autograder.reports.model import LabRun
+
+
+def auto_workers() -> int:
+    """One worker per CPU core this process may use: a worker grades one lab at a time on one
+    torch thread (config.TORCH_THREADS); on a GPU each drives its own share of the device."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, cores or 1)
+
+
+def gpu_count(device: str) -> int:
+    """The GPUs to spread workers over: all that are visible for "cuda", one for "cuda:N"."""
+    if device != "cuda":
+        return 1
+    import torch
+
+    return max(1, torch.cuda.device_count())
+
+
+class Workers:
+    """`n` labs graded at once on `device`, in this process's threads (each lab's checks run in
+    a judge session and confined workers of their own, runner.py). With several GPUs each
+    worker slot keeps one (slot i on GPU i mod gpus); every worker's allocator gets an equal
+    share of its GPU's memory, leaving room for the CUDA contexts, which it does not count."""
+
+    def __init__(self, n: int, device: str, gpus: int = 1):
+        self.n, self.device, self.gpus = max(1, n), device, gpus
+        self._slots: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for slot in range(self.n):
+            self._slots.put(slot)
+        self._threads: ThreadPoolExecutor | None = None
+
+    @property
+    def gpu_share(self) -> float:
+        """The fraction of its GPU's memory one worker's allocator may take (1.0 off CUDA)."""
+        if not self.device.startswith("cuda"):
+            return 1.0
+        return 0.9 / math.ceil(self.n / self.gpus)
+
+    def run_lab(self, course: config.Course, lab: str, folder: Path, **kwargs) -> LabRun:
+        """runner.run_lab in a free worker slot (at most `n` at once), in the calling thread."""
+        slot = self._slots.get()
+        try:
+            return runner.run_lab(course, lab, folder, device=self.device, gpu_share=self.gpu_share,
+                                  gpu_index=slot % self.gpus if self.gpus > 1 else None, **kwargs)
+        finally:
+            self._slots.put(slot)
+
+    def submit(self, course: config.Course, lab: str, folder: Path, **kwargs) -> Future:
+        """Grade `folder` as lab `lab` in the background; the future's result is its LabRun."""
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(max_workers=self.n, thread_name_prefix="lab")
+        return self._threads.submit(self.run_lab, course, lab, folder, **kwargs)
+
+    def close(self) -> None:
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+
+    def __enter__(self) -> "Workers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,173 @@
+"""Grade students: every student's labs, several labs at a time, resumable.
+
+`grade_students` is the one per-student loop: `autograder grade` (a class folder,
+`grade_class` below) and `autograder grade --nbgrader` (integrations/nbgrader) differ only
+in how a student's labs are taken in (`prepare`) and in what they write besides the reports.
+A lab whose files, kit and device are unchanged since the last run keeps its grade; a
+student's reports are rewritten after every lab, so an interrupted run loses at most the
+labs in progress.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from autograder import reports
+from autograder.course import config, mnist
+from autograder.engine import runner
+from autograder.engine.executors import Workers, gpu_count
+from autograder.intake import collect as intake
+from autograder.intake.collect import LabIntake
+from autograder.reports.files import read_results
+from autograder.reports.model import lab_record
+from autograder.reports.results_json import FILE as RESULTS_FILE
+
+# prepare(student, labs, folder) -> one LabIntake per lab, its clean folder under `folder`
+Prepare = Callable[[str, list[str], Path], dict[str, LabIntake]]
+# on_lab(student, lab, record, reused): called in the student's thread after each lab
+OnLab = Callable[[str, str, dict, bool], None]
+# on_student(student, records): called in the calling thread once a student is done
+OnStudent = Callable[[str, dict[str, dict]], None]
+
+
+@dataclass
+class ClassSummary:
+    students: int
+    graded: int  # labs graded in this run
+    reused: int  # labs whose earlier grade was kept
+    grades_csv: Path
+
+
+def find_students(submissions: Path) -> list[Path]:
+    """The student folders of a class folder (hidden and `_` folders left out), sorted."""
+    if not submissions.is_dir():
+        raise FileNotFoundError(f"{submissions} is not a folder; expected one folder per student inside it")
+    return sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+def _hash_tree(h, folder: Path) -> None:
+    if not folder.is_dir():
+        h.update(b"<absent>")
+        return
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+
+
+def kit_fingerprint(course: config.Course) -> str:
+    """Changes whenever the checks, the grading code or course.toml change."""
+    h = hashlib.sha256(course.path.read_bytes())
+    _hash_tree(h, config.PACKAGE_DIR)
+    for kind in ("checks", "probes"):
+        for folder in course.lab_dirs(kind)[1:]:  # a course's own labs
+            _hash_tree(h, folder)
+    return h.hexdigest()
+
+
+def lab_fingerprint(kit: str, device: str, lab_dir: Path | None, intake_text: str = "") -> str:
+    """Changes whenever what would be graded changes: the kit, the device, the lab's clean
+    folder after intake, or what intake had to say about it."""
+    h = hashlib.sha256(f"{kit}\0{device}\0{intake_text}\0".encode())
+    if lab_dir is not None:
+        _hash_tree(h, lab_dir)
+    return h.hexdigest()
+
+
+def resolve_device(name: str) -> str:
+    """"auto" becomes "cuda" when a GPU is visible, else "cpu"; other names stay."""
+    if name != "auto":
+        return name
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def grade_students(course: config.Course, jobs: dict[str, list[str]], prepare: Prepare, out: Path, *,
+                   workers: int = 1, device: str = "cpu", progress: bool = True, hide: list[Path] = (),
+                   on_lab: OnLab | None = None, on_student: OnStudent | None = None) -> ClassSummary:
+    """Grade `jobs` (student -> lab ids), `workers` labs at a time (labs of one student too),
+    writing every report into `out`; returns the counts. `hide` lists folders the workers must
+    not see besides the kit's own (the class, the results)."""
+    if any(check.id == "mnist_accuracy" for labs in jobs.values() for lab in labs for check in course.lab(lab).checks):
+        mnist.ensure(course.mnist_cache)  # fail once, up front, rather than in every student's MNIST check
+    out.mkdir(parents=True, exist_ok=True)
+    kit = kit_fingerprint(course)
+    counts = {"graded": 0, "reused": 0}
+    lock = threading.Lock()
+    bar = tqdm(total=sum(len(labs) for labs in jobs.values()), unit="lab", disable=not progress, desc="grading")
+    hide = [Path(p).resolve() for p in hide] + [out.resolve()]
+
+    def grade_student(student: str) -> dict[str, dict]:
+        previous = read_results(out / student / RESULTS_FILE)
+        old = previous["extra_data"]["labs"] if previous else {}
+        # Labs outside this run keep their earlier grades.
+        records: dict[str, dict] = {lab: old[lab] for lab in course.labs if lab in old}
+        with tempfile.TemporaryDirectory(prefix="intake-") as tmp:
+            taken = prepare(student, jobs[student], Path(tmp))
+            running = {}
+            for lab in jobs[student]:
+                got = taken[lab]
+                fp = lab_fingerprint(kit, device, got.folder, f"{got.status}\0{got.message}\0{got.notes}")
+                if old.get(lab, {}).get("fingerprint") == fp:
+                    finished(student, lab, records, old[lab], reused=True)
+                elif got.folder is None:
+                    run = runner.not_gradable(course, lab, got.status, got.message)
+                    finished(student, lab, records, lab_record(run, fp, got.notes))
+                else:
+                    running[pool.submit(course, lab, got.folder, hide=hide)] = (lab, fp, got.notes)
+            for future in as_completed(running):  # each lab's grade is written as soon as it is known
+                lab, fp, notes = running[future]
+                finished(student, lab, records, lab_record(future.result(), fp, notes))
+        return records
+
+    def finished(student: str, lab: str, records: dict, record: dict, reused: bool = False) -> None:
+        records[lab] = record
+        reports.write_student(out, student, course, records)
+        if on_lab is not None:
+            on_lab(student, lab, record, reused)
+        with lock:
+            counts["reused" if reused else "graded"] += 1
+            bar.set_postfix_str(f"{student}/{lab}", refresh=False)
+            bar.update()
+
+    try:
+        # Student threads take in submissions and wait; the executor's threads grade. One more
+        # student than workers keeps the next submission's intake ready when a worker frees up.
+        with Workers(workers, device, gpu_count(device)) as pool, \
+                ThreadPoolExecutor(max_workers=pool.n + 1, thread_name_prefix="student") as students:
+            futures = {students.submit(grade_student, s): s for s in jobs}
+            for future in as_completed(futures):
+                records = future.result()
+                if on_student is not None:
+                    on_student(futures[future], records)
+    finally:
+        bar.close()
+        grades = reports.write_class(out, course)
+    return ClassSummary(len(jobs), counts["graded"], counts["reused"], grades)
+
+
+def grade_class(course: config.Course, submissions: Path, out: Path, *, labs: list[str] | None = None,
+                workers: int = 1, device: str | None = None, progress: bool = True) -> ClassSummary:
+    """Grade a class folder (one folder per student, each holding what the student handed
+    in: lab folders, archives, notebooks; intake sorts it out)."""
+    labs = labs or list(course.labs)
+    for lab in labs:
+        course.lab(lab)  # unknown lab ids fail before any work
+    students = {s.name: s for s in find_students(submissions)}
+
+    def prepare(student: str, wanted: list[str], dest: Path) -> dict[str, LabIntake]:
+        taken = intake.collect(students[student], course, dest, wanted)
+        # Notes on the submission as a whole go with every lab's feedback.
+        return {lab: dataclasses.replace(got, notes=taken.notes + got.notes) for lab, got in taken.labs.items()}
+
+    return grade_students(course, {s: list(labs) for s in students}, prepare, out, workers=workers,
+                          device=resolve_device(device or course.device), progress=progress,
+                          hide=[submissions])

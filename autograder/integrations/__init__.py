@@ -1,0 +1,6 @@
+"""Integrations with the platforms courses run on, each at the edge of the kit: it turns the
+platform's submissions into students and labs, and the kit's results into the platform's
+format. nbgrader/ is the first.
+
+May import: autograder.course, .intake, .engine, .reports, .authoring.
+"""

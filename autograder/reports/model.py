@@ -1,0 +1,50 @@
+"""The results model: what grading found, as plain data every report is written from.
+
+The engine produces a `LabRun` per graded lab; `lab_record` turns it into the record kept
+in a student's results.json, from which every report (results.json, feedback.md,
+grades.csv) is rebuilt, resumed runs included.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from autograder.course import config
+
+
+@dataclass
+class CheckOutcome:
+    id: str
+    status: str  # passed, failed, error, timeout, oom
+    message: str = ""
+    seed: int | None = None
+
+
+@dataclass
+class LabRun:
+    lab: str
+    status: str  # graded, missing, error, timeout, oom
+    checks: dict[str, CheckOutcome] = field(default_factory=dict)
+    device: str = ""
+    torch: str = ""
+    seconds: float = 0.0
+    sandbox: dict = field(default_factory=dict)  # how the workers were confined (sandbox.Confinement)
+
+
+def lab_record(run: LabRun, fingerprint: str, notes: list[str] = ()) -> dict:
+    """The per-lab record kept in results.json; enough to rebuild every other output."""
+    return {
+        "status": run.status,
+        "fingerprint": fingerprint,
+        "device": run.device,
+        "torch": run.torch,
+        "seconds": round(run.seconds, 2),
+        "sandbox": run.sandbox,
+        "notes": list(notes),
+        "checks": {c.id: {"status": c.status, "message": c.message, "seed": c.seed} for c in run.checks.values()},
+    }
+
+
+def lab_score(lab: config.Lab, record: dict) -> tuple[float, float]:
+    """(points earned, points possible) of one lab record."""
+    got = sum(c.points for c in lab.checks if record["checks"].get(c.id, {}).get("status") == "passed")
+    return got, lab.max_points
