@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 
 $(BIN)/autograder: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[nbgrader]'
+	$(BIN)/pip install --quiet -e '.[nbgrader,test]'
 	touch $@
 
 demo: $(BIN)/autograder
