@@ -209,6 +209,14 @@ def _readme_parts(text: str) -> tuple[str, str, str]:
     return intro, rules, named.get("API", "")
 
 
+# The first lines of the MNIST labs' demos: the course's MNIST, as the grader's loader serves it.
+MNIST_SETUP = '''\
+    from autograder.course import config, mnist
+    data = mnist.load(config.load_course().mnist_cache)  # prepared once with `autograder data`
+    train = mnist.Batches(data["train_images"], data["train_labels"], batch_size=100, shuffle=True)
+    test = mnist.Batches(data["test_images"], data["test_labels"], batch_size=1000)
+'''
+
 DEMOS = {
     "lab08_1_perceptron": '''\
 def demo():
@@ -234,12 +242,7 @@ def demo():
         plt.plot(losses); plt.xlabel("step"); plt.ylabel("BCE loss"); plt.yscale("log"); plt.show()''',
     "lab09_1_relu": '''\
 def demo():
-    from autograder.course import config
-    from autograder.course import mnist
-    data = mnist.load(config.load_course().mnist_cache)  # prepared once with `autograder data`
-    train = mnist.Batches(data["train_images"], data["train_labels"], batch_size=100, shuffle=True)
-    test = mnist.Batches(data["test_images"], data["test_labels"], batch_size=1000)
-    torch.manual_seed(0)
+''' + MNIST_SETUP + '''    torch.manual_seed(0)
     for activation in ("relu", "sigmoid"):
         model = build_mlp(activation=activation)
         optimizer = make_optimizer("adam", model.parameters(), 1e-3)
@@ -258,24 +261,14 @@ def demo():
         plt.legend(); plt.show()''',
     "lab09_3_dropout": '''\
 def demo():
-    from autograder.course import config
-    from autograder.course import mnist
-    data = mnist.load(config.load_course().mnist_cache)  # prepared once with `autograder data`
-    train = mnist.Batches(data["train_images"], data["train_labels"], batch_size=100, shuffle=True)
-    test = mnist.Batches(data["test_images"], data["test_labels"], batch_size=1000)
-    torch.manual_seed(0)
+''' + MNIST_SETUP + '''    torch.manual_seed(0)
     model = build_dropout_mlp(p=0.2, hidden=256, num_hidden_layers=2)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss = train_epoch(model, train, optimizer, nn.CrossEntropyLoss(), "cpu")
     print(f"one epoch: mean loss {loss:.3f}, test accuracy {evaluate(model, test, 'cpu'):.4f}")''',
     "lab09_4_batchnorm": '''\
 def demo():
-    from autograder.course import config
-    from autograder.course import mnist
-    data = mnist.load(config.load_course().mnist_cache)  # prepared once with `autograder data`
-    train = mnist.Batches(data["train_images"], data["train_labels"], batch_size=100, shuffle=True)
-    test = mnist.Batches(data["test_images"], data["test_labels"], batch_size=1000)
-    for use_bn in (False, True):
+''' + MNIST_SETUP + '''    for use_bn in (False, True):
         torch.manual_seed(0)
         model = build_bn_mlp(hidden=32, use_batchnorm=use_bn)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
