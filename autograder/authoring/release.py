@@ -133,7 +133,8 @@ def public_course_toml(course: config.Course) -> str:
     for lab in course.labs.values():
         hidden = [c for c in lab.checks if not c.public]
         lines.append(f'[labs.{lab.id}]\ntitle = "{lab.title}"\nmodule = "{lab.module}"\n'
-                     f'hidden_checks = {len(hidden)}\nhidden_points = {sum(c.points for c in hidden):g}\n')
+                     f'hidden_checks = {len(hidden)}\nhidden_points = {sum(c.points for c in hidden):g}\n'
+                     f'api = {_toml_value(list(lab.api))}\n')
         for check in lab.checks:
             if not check.public:
                 continue

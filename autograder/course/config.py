@@ -7,6 +7,7 @@ its solution and stub are `ROOT/solutions/<lab>/` and `ROOT/assignments/<lab>/`.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import os
 import tomllib
@@ -23,6 +24,11 @@ LAB_PACKAGES = {"checks": "autograder.checks", "probes": "autograder.probes"}
 # labs at once (--workers), which scales better than threads for these small networks and
 # keeps every result bit for bit the same whatever the number of workers.
 TORCH_THREADS = 1
+# What student code may import besides Python's standard library: installed wherever student
+# code runs (pinned in pyproject.toml's dependencies, which the student bundle shares), and
+# imported once in the zygote before it forks a worker where the import is slow
+# (boundary/zygote.py). The lecture's notebooks use all of them.
+STUDENT_PACKAGES = ("torch", "torchvision", "numpy", "matplotlib", "tqdm")
 
 
 def default_course_file() -> Path:
@@ -65,6 +71,9 @@ class Lab:
     module: str
     checks: tuple[Check, ...]
     hidden_elsewhere: int = 0  # hidden checks left out of this file (the student bundle's)
+    # The student API: the public top-level functions and classes of the solution file
+    # (api_names); empty when the course has no solution for the lab.
+    api: tuple[str, ...] = ()
 
     @property
     def hidden_count(self) -> int:
@@ -127,6 +136,25 @@ class Course:
 _CHECK_KEYS = {"points", "public", "timeout_s"}
 
 
+def api_names(source: str) -> tuple[str, ...]:
+    """The student API of a solution module's source: its top-level functions and classes
+    whose names do not start with "_", in the order they are defined. Raises SyntaxError."""
+    tree = ast.parse(source)
+    return tuple(node.name for node in tree.body
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                 and not node.name.startswith("_"))
+
+
+def _lab_api(root: Path, lab_id: str, module: str, table: dict) -> tuple[str, ...]:
+    """The lab's API from ROOT/solutions/<lab>/<module>.py, the one place for it; a course
+    without solutions (the student bundle) lists it as `api` in the lab's table, written by
+    `autograder release` from the same file."""
+    solution = root / "solutions" / lab_id / f"{module}.py"
+    if solution.is_file():
+        return api_names(solution.read_text(encoding="utf-8"))
+    return tuple(str(name) for name in table.get("api", ()))
+
+
 def load_course(path: str | Path | None = None) -> Course:
     """Read and validate course.toml; errors name the table and key at fault."""
     path = Path(path) if path else default_course_file()
@@ -156,6 +184,7 @@ def load_course(path: str | Path | None = None) -> Course:
         labs[lab_id] = Lab(
             id=lab_id, title=table.get("title", lab_id), module=table["module"], checks=tuple(checks),
             hidden_elsewhere=int(table.get("hidden_checks", 0)),
+            api=_lab_api(path.resolve().parent, lab_id, table["module"], table),
         )
     sandbox = raw.get("sandbox", {})
     unknown = set(sandbox) - {f.name for f in dataclasses.fields(Limits)}
