@@ -145,8 +145,9 @@ def _read(rel: PurePosixPath, data: bytes, size: int) -> _File:
     return _File(rel, json.dumps(nb).encode(), size)
 
 
-def _walk(root: Path, notes: list[str]) -> list[_File]:
-    """The .py and .ipynb files under `root`, links never followed, archives unpacked in place."""
+def _walk(root: Path, notes: list[str], inside: str = "") -> list[_File]:
+    """The .py and .ipynb files under `root`, links never followed, archives unpacked in
+    place; their paths start with `inside` when given (the folder's own name)."""
     files: list[_File] = []
 
     def visit(folder: Path, rel: PurePosixPath, depth: int) -> None:
@@ -179,7 +180,7 @@ def _walk(root: Path, notes: list[str]) -> list[_File]:
                 data = entry.read_bytes() if info.st_size <= limit else b""
                 files.append(_read(rel / name, data, info.st_size))
 
-    visit(root, PurePosixPath(), 0)
+    visit(root, PurePosixPath(inside) if inside else PurePosixPath(), 0)
     return files
 
 
@@ -346,10 +347,12 @@ def _missing_message(lab: config.Lab, student_dir: Path) -> str:
             f"{lab.id}.ipynb or {lab.module}.ipynb")
 
 
-def collect(student_dir: Path, course: config.Course, dest: Path, labs: list[str] | None = None) -> Intake:
-    """Write a clean folder per lab under `dest` from what is in `student_dir`."""
+def collect(student_dir: Path, course: config.Course, dest: Path, labs: list[str] | None = None,
+            inside: str = "") -> Intake:
+    """Write a clean folder per lab under `dest` from what is in `student_dir` (its files
+    read as lying in a folder named `inside`, when given: the self-check's lab folder)."""
     general: list[str] = []
-    files = _walk(student_dir, general)
+    files = _walk(student_dir, general, inside)
     every_lab = list(course.labs.values())
     result = {}
     for lab_id in labs or list(course.labs):
@@ -364,7 +367,7 @@ def collect(student_dir: Path, course: config.Course, dest: Path, labs: list[str
             continue
         chosen, module = found.file, found.module
         notes += module.notes
-        if chosen.rel != PurePosixPath(lab_id) / f"{lab.module}.py":
+        if chosen.rel not in (PurePosixPath(lab_id) / f"{lab.module}.py", PurePosixPath(inside) / lab_id / f"{lab.module}.py"):
             why = {"name": "", "folder": f" (the notebook in {lab.id}/)",
                    "content": " (its name does not name the lab; it defines the lab's functions)"}[found.how]
             notes.insert(0, f"graded {chosen.rel}{why}; expected at {lab_id}/{lab.module}.py")

@@ -57,7 +57,7 @@ class Chunk:
 @dataclass
 class Selection:
     texts: list[str]  # each chunk's code, left-out statements replaced by `pass` (lines kept)
-    left_out: list[str] = field(default_factory=list)  # "cell 4: for epoch in range(15):"
+    left_out: list[tuple[int, int, str]] = field(default_factory=list)  # (chunk, line, "cell 4: for epoch ...")
     unbound: list[str] = field(default_factory=list)  # names kept code reads that only left-out code sets
 
 
@@ -243,8 +243,8 @@ def select(chunks: list[Chunk], api: tuple[str, ...] | list[str] = ()) -> Select
     for c, chunk in enumerate(chunks):
         gone = [s.node for s in dropped if s.chunk == c]
         texts.append(_render(chunk.source, gone) if gone else chunk.source)
-    left_out = [f"{_where(chunks[s.chunk], s.node)}: {_first_line(chunks[s.chunk].source, s.node)}"
-                for s in dropped if s.kind != "silent"]
+    left_out = [(s.chunk, s.node.lineno, f"{_where(chunks[s.chunk], s.node)}: "
+                 f"{_first_line(chunks[s.chunk].source, s.node)}") for s in dropped if s.kind != "silent"]
     bound = set().union(*(s.binds for s in whole), *(own[i].binds for i in kept))
     only_dropped = set().union(*(s.binds for s in dropped if s.kind != "silent")) - bound
     unbound = sorted(needed & only_dropped)
@@ -256,7 +256,7 @@ def left_out_note(selection: Selection, name: str) -> list[str]:
     graded code reads that only left-out code sets."""
     notes = []
     if selection.left_out:
-        shown = "; ".join(f"`{item}`" for item in selection.left_out[:SHOWN])
+        shown = "; ".join(f"`{item}`" for _, _, item in sorted(selection.left_out)[:SHOWN])
         more = len(selection.left_out) - SHOWN
         notes.append(f"{name}: {len(selection.left_out)} top-level statement(s) were not run when grading "
                      "(only imports, definitions and the assignments your definitions use are graded): "

@@ -216,14 +216,14 @@ class _Chunks:
 
     def __init__(self, notes: list[str]):
         self.chunks: list[graded.Chunk] = []
-        self.ipython: list[str] = []
+        self.ipython: list[tuple[int, int, str]] = []  # IPython lines as graded.Selection.left_out
         self.notes = notes
 
     def add(self, label: str, source: str, whole: bool = False) -> None:
         code, magics = ipython_lines(source)
-        self.ipython += [f"{label}: {text}" for _, text in magics]
         tree = _parse(label, code, self.notes)
         if tree is not None:
+            self.ipython += [(len(self.chunks), line, f"{label}: {text}") for line, text in magics]
             self.chunks.append(graded.Chunk(label, code, tree, whole))
 
 

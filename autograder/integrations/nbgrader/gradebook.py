@@ -1,7 +1,7 @@
 """`autograder grade --nbgrader COURSE_DIR`: grade a collected nbgrader class with the kit.
 
 For each `COURSE_DIR/submitted/<student>/<assignment>/`, the lab module is built from the
-notebook (autograder.nbextract, the read-only cells restored from nbgrader's gradebook)
+notebook (autograder/intake/notebooks.py, the read-only cells restored from nbgrader's gradebook)
 or taken from a submitted `<module>.py` (autograder.intake), and graded with the kit's
 own engine (runner.run_lab: sandboxed workers, time limits, hidden checks from
 course.toml). No cell of the student's notebook runs outside the sandbox, and nothing the
@@ -206,7 +206,7 @@ def _prepare(job: Job, folder: Path, dest: Path) -> tuple[str, str, Path | None]
             job.books.append((nb, None, path.name))
             problems.append(str(e))
             continue
-        got = nbextract.module_source(parsed, path.name, originals=nb.originals, size=len(data))
+        got = nbextract.module_source(parsed, path.name, originals=nb.originals, size=len(data), api=course_lab.api)
         job.notes += got.notes
         job.books.append((nb, parsed, path.name))
         sources.append(got.source)
