@@ -19,13 +19,13 @@ from autograder.course import config
 BUNDLE_MODULES = [
     "__init__.py", "__main__.py", "cli.py", "notebook.py",
     "course/__init__.py", "course/config.py", "course/mnist.py", "course/seeding.py",
-    "intake/__init__.py", "intake/collect.py", "intake/notebooks.py",
+    "intake/__init__.py", "intake/collect.py", "intake/encoding.py", "intake/graded.py", "intake/notebooks.py",
     # the self-check's judge sessions, and the workers they talk to
     "engine/__init__.py", "engine/runner.py", "engine/judge_server.py", "engine/plugin.py", "engine/selfcheck.py",
     "boundary/__init__.py", "boundary/forkserver.py", "boundary/remote.py", "boundary/sandbox.py",
     "boundary/student.py", "boundary/traps.py", "boundary/wire.py", "boundary/worker.py", "boundary/zygote.py",
     "reports/__init__.py", "reports/model.py", "reports/files.py", "reports/results_json.py",
-    "reports/feedback_md.py", "reports/grades_csv.py",
+    "reports/feedback_md.py", "reports/grades_csv.py", "reports/escape.py",
     # the test cells of the course's notebooks
     "integrations/__init__.py", "integrations/nbgrader/__init__.py", "integrations/nbgrader/cells.py",
 ]
