@@ -106,7 +106,7 @@ def test_self_check_on_reference_and_stub():
 def test_self_check_without_module_says_what_to_do(tmp_path):
     result = autograder("check", "lab08_1_perceptron", str(tmp_path))
     assert result.returncode == 2
-    assert "no perceptron.py in" in result.stderr
+    assert "no perceptron.py and no notebook for lab08_1_perceptron" in result.stderr
 
 
 def test_unknown_lab_is_a_clear_error(tmp_path):

@@ -27,6 +27,9 @@ def feedback_markdown(student: str, course: config.Course, records: dict[str, di
             out.write(f"> Note: {note}\n")
         if record.get("notes"):
             out.write("\n")
+        if record.get("message"):  # not graded at all: one line for the lab, not one per check
+            out.write(f"**{record['status'].upper()}** (0/{lab.max_points:g}): {record['message']}\n")
+            continue
         for check in lab.checks:
             outcome = record["checks"].get(check.id, {"status": "error", "message": "not run"})
             mark = "PASS" if outcome["status"] == "passed" else outcome["status"].upper()

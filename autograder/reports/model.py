@@ -28,6 +28,9 @@ class LabRun:
     torch: str = ""
     seconds: float = 0.0
     sandbox: dict = field(default_factory=dict)  # how the workers were confined (sandbox.Confinement)
+    # Why the lab was not graded at all (not submitted, ambiguous, unreadable): said once for
+    # the lab, not once per check; empty when it was graded.
+    message: str = ""
 
 
 def lab_record(run: LabRun, fingerprint: str, notes: list[str] = ()) -> dict:
@@ -40,6 +43,7 @@ def lab_record(run: LabRun, fingerprint: str, notes: list[str] = ()) -> dict:
         "seconds": round(run.seconds, 2),
         "sandbox": run.sandbox,
         "notes": list(notes),
+        "message": run.message,
         "checks": {c.id: {"status": c.status, "message": c.message, "seed": c.seed} for c in run.checks.values()},
     }
 

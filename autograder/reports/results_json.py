@@ -13,10 +13,14 @@ FILE = "results.json"
 
 def student_results(course: config.Course, records: dict[str, dict]) -> dict:
     """results.json for one student, in Gradescope's format, from the lab records.
-    Hidden checks are `after_published`; the lab records go under extra_data.labs."""
-    tests, total = [], 0.0
+    Hidden checks are `after_published`; the lab records go under extra_data.labs. A lab
+    that was not graded at all (not submitted, ambiguous) lists its checks at zero points
+    and says why once, in the submission's top-level `output`."""
+    tests, total, output = [], 0.0, []
     for lab_id, record in records.items():
         lab = course.lab(lab_id)
+        if record.get("message"):
+            output.append(f"{lab_id}: {record['status']}: {record['message']}")
         for check in lab.checks:
             outcome = record["checks"].get(check.id, {"status": "error", "message": "not run", "seed": None})
             passed = outcome["status"] == "passed"
@@ -31,12 +35,15 @@ def student_results(course: config.Course, records: dict[str, dict]) -> dict:
                 "extra_data": {"outcome": outcome["status"], "seed": outcome["seed"]},
             })
             total += check.points if passed else 0.0
-    return {
+    results = {
         "score": total,
         "visibility": "visible",
         "tests": tests,
         "extra_data": {"course_seed": course.seed, "labs": records},
     }
+    if output:
+        results["output"] = "\n".join(output)
+    return results
 
 
 def write(folder: Path, student: str, course: config.Course, records: dict[str, dict]) -> None:

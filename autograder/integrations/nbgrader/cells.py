@@ -114,7 +114,8 @@ def check(lab_id: str, check_id: str) -> None:
         raise AssertionError(f"{check_id} did not run") from None
     if outcome.status != "passed":
         sys.stdout.flush()
-        raise AssertionError(f"{check_id} ({_points(item.points)}): {outcome.status}: {outcome.message}") from None
+        raise AssertionError(f"{check_id} ({_points(item.points)}): {outcome.status}: "
+                             f"{outcome.message or run.message}") from None
     print(f"{check_id}: passed ({_points(item.points)})")
 
 

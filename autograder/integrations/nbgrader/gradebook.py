@@ -236,7 +236,7 @@ def _cell_output(record: dict, check_ids: list[str], points: float) -> list[dict
         return [{"output_type": "stream", "name": "stdout", "text": text}]
     failed = [c for c in check_ids if record["checks"].get(c, {}).get("status") != "passed"]
     message = "; ".join(f"{c}: {record['checks'].get(c, {}).get('status', 'not run')}: "
-                        f"{record['checks'].get(c, {}).get('message', '')}" for c in failed)
+                        f"{record['checks'].get(c, {}).get('message') or record.get('message', '')}" for c in failed)
     return [{"output_type": "error", "ename": "AssertionError", "evalue": message,
              "traceback": [f"AssertionError: {message}"]}]
 
@@ -320,7 +320,7 @@ def autograded_notebook(nb: NotebookSpec, student_nb: dict | None, record: dict,
         text = "**Autograder notes** (the course's grader)\n\n"
         if record["status"] != "graded":
             first = next(iter(record["checks"].values()), {})
-            text += f"- status: {record['status']}: {first.get('message', '')}\n"
+            text += f"- status: {record['status']}: {record.get('message') or first.get('message', '')}\n"
         text += "".join(f"- {n}\n" for n in notes)
         cells.insert(0, {"cell_type": "markdown", "metadata": {"autograder": {"role": "notes"}}, "source": text})
     for i, cell in enumerate(cells):
