@@ -145,7 +145,7 @@ def test_left_out_cells_are_listed_by_cell(graded):
     out, _ = graded
     feedback = (out / "dropout_nb" / "feedback.md").read_text(encoding="utf-8")
     assert "top-level statement(s) were not run when grading" in feedback
-    assert "cell 2: %matplotlib inline" in feedback and "cell 4: mnist_train = dsets.MNIST(" in feedback
+    assert "cell 2: `%matplotlib inline` and 5 more" in feedback and "cell 4: `learning_rate = 0.001`" in feedback
 
 
 def test_the_graded_file_is_named_when_not_the_expected_one(graded):

@@ -537,8 +537,9 @@ def test_no_torch_nn_init(student):
         _pair(student, (8, 4, 3, 3), names)  # none of them torch.nn.init's own function, re-exported
     for name in (n for n in INIT_FUNCTIONS if n in names):
         for shape in ((40, 60), (8, 4, 3, 3)):
-            w, call = _fill(student, name, shape)
-            assert w.std().item() > 0, f"{call}: expected random values, found the constant {w[0].item():.4g}"
+            # each initializer must fill the tensor (else there is nothing to observe); what it
+            # draws is its own checks' to judge, not the rule's
+            _fill(student, name, shape)
     if "init_linear_layers_" in names:  # exercised for what it calls; what it does is judged elsewhere
         _seen(student.probe("init_linear_layers_methods", methods=tuple(METHODS)))
 

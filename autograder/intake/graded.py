@@ -252,15 +252,26 @@ def select(chunks: list[Chunk], api: tuple[str, ...] | list[str] = ()) -> Select
 
 
 def left_out_note(selection: Selection, name: str) -> list[str]:
-    """The notes for the feedback: what was not run when grading, compactly, and names the
-    graded code reads that only left-out code sets."""
+    """The notes for the feedback: what was not run when grading, compactly (a notebook: each
+    cell with the first line of its first left-out statement and how many more; a .py
+    file: each statement's line, the first SHOWN of them), and the names the graded code
+    reads that only left-out code sets."""
     notes = []
     if selection.left_out:
-        shown = "; ".join(f"`{item}`" for _, _, item in sorted(selection.left_out)[:SHOWN])
-        more = len(selection.left_out) - SHOWN
+        groups: dict[int, list[str]] = {}
+        for chunk, _, item in sorted(selection.left_out):
+            groups.setdefault(chunk, []).append(item)
+        parts = []
+        for items in groups.values():
+            where, _, first = items[0].partition(": ")
+            if where.startswith("line "):  # a .py file: every statement has its own line number
+                parts += [f"{w}: `{t}`" for w, _, t in (i.partition(": ") for i in items)]
+            else:
+                parts.append(f"{where}: `{first}`" + (f" and {len(items) - 1} more" if len(items) > 1 else ""))
+        more = len(parts) - SHOWN
         notes.append(f"{name}: {len(selection.left_out)} top-level statement(s) were not run when grading "
                      "(only imports, definitions and the assignments your definitions use are graded): "
-                     + shown + (f"; and {more} more" if more > 0 else ""))
+                     + "; ".join(parts[:SHOWN]) + (f"; and {more} more" if more > 0 else ""))
     for var in selection.unbound:
         notes.append(f"{name}: your definitions use `{var}`, which only code that was not run sets; "
                      f"set `{var}` at the top level with a plain assignment (not inside a loop or a call)")
