@@ -64,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
                             "holds nbgrader_config.py and submitted/)")
         g.add_argument("--assignment", default=None,
                        help="with --nbgrader: comma-separated assignments (lab ids); default: all submitted")
+        g.add_argument("--submitted-at", type=Path, default=None, metavar="TIMES.csv",
+                       help="a CSV student,lab,time of when each lab was handed in, for course.toml's [late] "
+                            "penalties (docs/late.md); an empty lab means every lab of the student. With --nbgrader, "
+                            "nbgrader's timestamp.txt gives the times")
     if _available("release"):
         r = sub.add_parser("release", help="write the student bundle")
         r.add_argument("out", type=Path)
@@ -136,11 +140,19 @@ def _run(args, course: config.Course) -> int:
         return 0
 
     if args.command == "grade":
-        from autograder.engine.grading import grade_class
+        from autograder.engine.grading import find_students, grade_class
+        from autograder.intake.submission_times import read_times
+        from autograder.reports import escape
 
         labs = args.labs.split(",") if args.labs else None
+        times = read_times(args.submitted_at, course) if args.submitted_at else None
+        if times:
+            strangers = sorted({s for s, _ in times} - {p.name for p in find_students(args.submissions)})
+            if strangers:
+                print(f"{args.submitted_at}: times for students not in {args.submissions}, unused: "
+                      f"{', '.join(escape.terminal(s) for s in strangers)}", file=sys.stderr)
         summary = grade_class(course, args.submissions, args.out, labs=labs, workers=args.workers,
-                              device=args.device, progress=not args.no_progress)
+                              device=args.device, progress=not args.no_progress, submitted_at=times)
         print(f"{summary.students} students: {summary.graded} labs graded, {summary.reused} unchanged "
               f"and kept; grades in {summary.grades_csv}")
         print(summary.grades_csv.read_text(), end="")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from autograder.course import config
+from autograder.course.late import Submitted
 from autograder.intake import notebooks
 
 MAX_FILE = 2 << 20  # a lab module larger than 2 MiB is not a lab module
@@ -30,6 +31,7 @@ class LabIntake:
     status: str = "ok"  # ok, missing, ambiguous, unreadable
     message: str = ""  # why it is not ok
     notes: list[str] = field(default_factory=list)  # what was skipped or converted
+    submitted: Submitted | None = None  # when it was handed in, if the platform says (the late rule)
 
 
 @dataclass
