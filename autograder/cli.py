@@ -10,7 +10,8 @@ from autograder.course import config
 
 # Instructor commands need modules that the student bundle leaves out.
 INSTRUCTOR_MODULES = {"grade": "engine/grading.py", "release": "authoring/release.py", "stubs": "authoring/stubs.py",
-                      "calibrate": "authoring/calibrate.py", "nbgrader": "integrations/nbgrader/course_dir.py"}
+                      "calibrate": "authoring/calibrate.py", "nbgrader": "integrations/nbgrader/course_dir.py",
+                      "gradescope": "integrations/gradescope/bundle.py"}
 
 
 def _available(command: str) -> bool:
@@ -81,6 +82,15 @@ def _parser() -> argparse.ArgumentParser:
         n.add_argument("--exchange", default=None,
                        help="nbgrader exchange root (default: kept, else /srv/nbgrader/exchange)")
         n.add_argument("--labs", default=None, help="comma-separated lab ids (default: all)")
+    if _available("gradescope"):
+        gs = sub.add_parser("gradescope", help="write a Gradescope autograder bundle (docs/gradescope.md)")
+        gs.add_argument("out", type=Path, help="the zip to write, e.g. dnn-autograder.zip")
+        gs.add_argument("--labs", default=None,
+                        help="comma-separated lab ids this assignment grades (default: all, one assignment for the unit)")
+        gs.add_argument("--mnist", type=Path, default=None, metavar="DIR",
+                        help="put the four MNIST idx files of DIR in the bundle (default: setup.sh downloads them)")
+        gs.add_argument("--workers", default="auto",
+                        help="labs graded at once on Gradescope (default auto: one per CPU of the container)")
     if _available("calibrate"):
         k = sub.add_parser("calibrate", help="measure the reference's MNIST accuracy over seeds")
         k.add_argument("--seeds", type=int, default=10)
@@ -185,6 +195,17 @@ def _run(args, course: config.Course) -> int:
         written = write_course(course, args.course_dir, course_id=args.course_id, exchange=args.exchange, labs=labs)
         print("\n".join(f"wrote {p}" for p in written) or f"{args.course_dir} is up to date")
         print(f"next: cd {args.course_dir} && nbgrader generate_assignment LAB (see docs/nbgrader.md)")
+        return 0
+
+    if args.command == "gradescope":
+        from autograder.integrations.gradescope.bundle import build_bundle
+
+        labs = args.labs.split(",") if args.labs else list(course.labs)
+        path = build_bundle(course, args.out, labs=labs, mnist_dir=args.mnist, workers=args.workers)
+        points = sum(course.lab(lab).max_points for lab in labs)
+        print(f"Gradescope autograder bundle written to {path} ({path.stat().st_size / 1e6:.1f} MB): "
+              f"{', '.join(labs)}, {points:g} points. Upload it under Configure Autograder "
+              f"(base image Ubuntu 22.04) and set the assignment's points to {points:g} (docs/gradescope.md).")
         return 0
 
     if args.command == "calibrate":
