@@ -11,7 +11,7 @@ from autograder.course import config
 # Instructor commands need modules that the student bundle leaves out.
 INSTRUCTOR_MODULES = {"grade": "engine/grading.py", "release": "authoring/release.py", "stubs": "authoring/stubs.py",
                       "calibrate": "authoring/calibrate.py", "nbgrader": "integrations/nbgrader/course_dir.py",
-                      "gradescope": "integrations/gradescope/bundle.py"}
+                      "gradescope": "integrations/gradescope/bundle.py", "export": "integrations/canvas.py"}
 
 
 def _available(command: str) -> bool:
@@ -91,6 +91,19 @@ def _parser() -> argparse.ArgumentParser:
                         help="put the four MNIST idx files of DIR in the bundle (default: setup.sh downloads them)")
         gs.add_argument("--workers", default="auto",
                         help="labs graded at once on Gradescope (default auto: one per CPU of the container)")
+    if _available("export"):
+        e = sub.add_parser("export", help="grades in an LMS's import format (docs/lms-export.md)")
+        e.add_argument("lms", choices=["canvas"], help="the LMS: canvas (its gradebook import CSV)")
+        e.add_argument("results", type=Path, help="the --out folder of `autograder grade` (OUT/<student>/results.json)")
+        e.add_argument("--roster", type=Path, required=True,
+                       help="Canvas's gradebook export (Grades > Export), or a CSV with its columns Student, ID, "
+                            "SIS Login ID and optionally SIS User ID, Section")
+        e.add_argument("--out", type=Path, required=True, help="the CSV to write and import into Canvas")
+        e.add_argument("--login-column", default="SIS Login ID",
+                       help="the roster column that holds the kit's student names (default: SIS Login ID)")
+        e.add_argument("--assignment", action="append", default=[], metavar="LAB=ID",
+                       help="a lab's Canvas assignment id, when the roster has no column named after the lab's title "
+                            "(repeat for each lab)")
     if _available("calibrate"):
         k = sub.add_parser("calibrate", help="measure the reference's MNIST accuracy over seeds")
         k.add_argument("--seeds", type=int, default=10)
@@ -206,6 +219,29 @@ def _run(args, course: config.Course) -> int:
         print(f"Gradescope autograder bundle written to {path} ({path.stat().st_size / 1e6:.1f} MB): "
               f"{', '.join(labs)}, {points:g} points. Upload it under Configure Autograder "
               f"(base image Ubuntu 22.04) and set the assignment's points to {points:g} (docs/gradescope.md).")
+        return 0
+
+    if args.command == "export":
+        from autograder.integrations.canvas import export_canvas
+        from autograder.reports import escape
+
+        ids = {}
+        for item in args.assignment:
+            lab, sep, number = item.partition("=")
+            if not sep:
+                raise ValueError(f"--assignment {item}: expected LAB=ID, e.g. lab08_1_perceptron=10101")
+            ids[lab.strip()] = number.strip()
+        done = export_canvas(course, args.results, args.roster, args.out, login=args.login_column, assignment_ids=ids)
+        print(f"{len(done.matched)} students written to {done.path}")
+        for title in done.new_assignments:
+            print(f"column {title!r}: no assignment of that name in the roster; Canvas will offer to create it "
+                  f"(or give its id: --assignment LAB=ID)")
+        if done.not_graded:
+            print(f"on the roster but not graded ({len(done.not_graded)}; their cells are blank, Canvas keeps their "
+                  f"grades): {'; '.join(escape.terminal(s) for s in done.not_graded)}", file=sys.stderr)
+        if done.not_on_roster:
+            print(f"graded but not on the roster ({len(done.not_on_roster)}; not in {done.path}): "
+                  f"{'; '.join(escape.terminal(s) for s in done.not_on_roster)}", file=sys.stderr)
         return 0
 
     if args.command == "calibrate":
