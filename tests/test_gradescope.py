@@ -342,3 +342,81 @@ def test_setup_script_packages_resolve(unit_zip, tmp_path):
     for pin in torch_pins:
         name, version = pin.split("==")
         assert resolved[name] == version
+
+
+# --- submission_metadata.json and the upload's shapes ----------------------------------------------
+
+def test_metadata_gives_time_and_the_student_s_own_due_dates(tmp_path):
+    from autograder.integrations.gradescope.metadata import read_submitted
+
+    example = {  # the fields as Gradescope documents them, plus the per-user dates seen on the platform
+        "created_at": "2026-04-11T00:30:00.123456+09:00",
+        "assignment": {"due_date": "2026-04-10T23:59:00+09:00", "late_due_date": "2026-04-13T23:59:00+09:00"},
+        "users": [{"name": "A", "assignment": {"due_date": "2026-04-11T23:59:00+09:00", "late_due_date": None}},
+                  {"name": "B", "assignment": {"due_date": "2026-04-12T23:59:00+09:00"}}],
+    }
+    path = tmp_path / "submission_metadata.json"
+    path.write_text(json.dumps(example))
+    when, why = read_submitted(path)
+    assert why == ""
+    assert when.at == dt.datetime(2026, 4, 11, 0, 30, 0, 123456, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    assert when.due == dt.datetime.fromisoformat("2026-04-12T23:59:00+09:00")  # the group's latest extension
+    assert when.late_due == dt.datetime.fromisoformat("2026-04-13T23:59:00+09:00")  # the assignment's
+    example["users"] = []
+    path.write_text(json.dumps(example))
+    assert read_submitted(path)[0].due == dt.datetime.fromisoformat("2026-04-10T23:59:00+09:00")
+
+
+@pytest.mark.parametrize("text, reason", [
+    (None, "is absent"), ("{not json", "could not be read"), ('{"created_at": null}', "has no created_at"),
+    ('{"created_at": "2026-04-11T00:30:00"}', "no UTC offset"),
+])
+def test_unreadable_metadata_means_no_penalty_and_says_why(tmp_path, text, reason):
+    from autograder.integrations.gradescope.metadata import read_submitted
+
+    path = tmp_path / "submission_metadata.json"
+    if text is not None:
+        path.write_text(text)
+    when, why = read_submitted(path)
+    assert when is None and reason in why and "no late penalty" in why
+
+
+@pytest.mark.parametrize("labs, upload, expected", [
+    ([LAB], ["perceptron.py"], [f"{LAB}/perceptron.py"]),
+    ([LAB], ["Lab 8-1.ipynb"], [f"{LAB}/Lab 8-1.ipynb"]),
+    ([LAB], [f"{LAB}/perceptron.py"], [f"{LAB}/perceptron.py"]),  # the lab's folder is not nested again
+    ([LAB, "lab09_3_dropout"], ["lab09_3_dropout.ipynb", "perceptron.py", "notes.txt", "lab08_2_xor_mlp/xor_mlp.py"],
+     ["lab08_1_perceptron/perceptron.py", "lab08_2_xor_mlp/xor_mlp.py", "lab09_3_dropout/lab09_3_dropout.ipynb",
+      "notes.txt"]),
+])
+def test_upload_is_laid_out_as_intake_expects(tmp_path, course, labs, upload, expected):
+    from autograder.integrations.gradescope.run import stage
+
+    submission = tmp_path / "submission"
+    for rel in upload:
+        (submission / rel).parent.mkdir(parents=True, exist_ok=True)
+        (submission / rel).write_text("x")
+    os.mkfifo(submission / "pipe")  # a FIFO would block the copy: left out
+    student = stage(submission, tmp_path / "staged", labs, course)
+    assert sorted(str(p.relative_to(student)) for p in student.rglob("*") if p.is_file()) == sorted(expected)
+    assert stage(tmp_path / "nothing", tmp_path / "empty", labs, course).is_dir()
+
+
+@pytest.mark.parametrize("files, expected", [
+    ({"cpu.max": "50000 100000\n"}, 1),  # half a CPU, Gradescope's default: one worker
+    ({"cpu.max": "max 100000\n"}, None),  # no quota: the CPUs this process may use
+    ({"cpu/cpu.cfs_quota_us": "100000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),  # cgroup v1
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+    ({}, None),
+])
+def test_workers_follow_the_container_cpu_quota(tmp_path, files, expected):
+    from autograder.engine.executors import auto_workers
+    from autograder.integrations.gradescope.run import cpu_limit
+
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    assert cpu_limit(tmp_path) == (expected or auto_workers())
+    if expected is None and auto_workers() > 1:
+        (tmp_path / "cpu.max").write_text(f"{100000 * (auto_workers() - 1) + 1} 100000\n")  # rounded up
+        assert cpu_limit(tmp_path) == auto_workers()

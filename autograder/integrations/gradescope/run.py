@@ -70,22 +70,22 @@ class Layout:
         return [self.root, self.results.parent, self.source, self.metadata, self.submission]
 
 
-def cpu_limit() -> int:
+def cpu_limit(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
     """CPUs this container may use: the CPU affinity, capped by a cgroup CPU quota (Docker's
-    --cpus, which Gradescope's CPU setting is), rounded up. cgroup v2's cpu.max, else v1's
-    cpu.cfs_quota_us / cpu.cfs_period_us."""
+    --cpus, which Gradescope's CPU setting is), rounded up. cgroup v2's cpu.max ("QUOTA
+    PERIOD" or "max PERIOD"), else v1's cpu/cpu.cfs_quota_us (-1: none) over cpu.cfs_period_us."""
     cpus = auto_workers()
-    for quota_file, period_file in [("/sys/fs/cgroup/cpu.max", None),
-                                    ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")]:
+    for quota_file, period_file in [(cgroup / "cpu.max", None),
+                                    (cgroup / "cpu" / "cpu.cfs_quota_us", cgroup / "cpu" / "cpu.cfs_period_us")]:
         try:
-            fields = Path(quota_file).read_text().split()
+            fields = quota_file.read_text().split()
             quota = fields[0]
-            period = fields[1] if period_file is None else Path(period_file).read_text().strip()
-        except (OSError, IndexError):
-            continue
-        if quota not in ("max", "-1"):
+            period = fields[1] if period_file is None else period_file.read_text().strip()
+            if quota in ("max", "-1"):
+                return cpus
             return max(1, min(cpus, -(-int(quota) // int(period))))
-        break
+        except (OSError, IndexError, ValueError):
+            continue
     return cpus
 
 
