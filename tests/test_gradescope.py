@@ -184,7 +184,7 @@ def test_partial_student_late_loses_a_share_of_what_it_earned(base, unit_zip, la
     raw = sum(earned.values())
     assert results["score"] == pytest.approx(0.8 * raw)
     assert results["extra_data"]["late"][LAB]["days"] == 2
-    assert "2 days late" in results["output"] and "20% deducted" in results["output"]
+    assert "2 days late" in results["output"] and "20% off; " in results["output"]
     assert results["output_format"] == "text"  # notes quote the student's file names
 
 

@@ -97,7 +97,7 @@ def test_penalty_is_a_share_of_the_earned_score_capped_at_all_of_it(tmp_path):
     late = assess(policy, "lab09_1_relu", at("2026-04-13T12:00:00"))  # 3 days: 120 % capped at 100 %
     assert late.days == 3 and late.fraction == 1.0 and late.penalty(7) == 7
     assert assess(policy, "lab09_1_relu", at("2026-04-11T12:00:00")).penalty(9) == 3.6
-    assert "40% deducted" in assess(policy, "lab09_1_relu", at("2026-04-11T12:00:00")).reason
+    assert "40% off" in assess(policy, "lab09_1_relu", at("2026-04-11T12:00:00")).reason
 
 
 def test_per_lab_due_date_and_the_platform_s_dates(tmp_path):

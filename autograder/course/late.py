@@ -89,4 +89,4 @@ def assess(policy: LatePolicy | None, lab_id: str, submitted: Submitted | None) 
         return Lateness(days, 1.0, f"{said}, more than the {policy.max_days} day{'s' * (policy.max_days != 1)} "
                                    f"accepted: scored zero")
     fraction = min(1.0, policy.percent_per_day * days / 100)
-    return Lateness(days, fraction, f"{said}, {policy.percent_per_day:g}% per day: {fraction * 100:g}% deducted")
+    return Lateness(days, fraction, f"{said}, {policy.percent_per_day:g}% per day: {fraction * 100:g}% off")
