@@ -107,7 +107,8 @@ def not_gradable(course: config.Course, lab_id: str, status: str, message: str) 
     """The record of a lab that intake could not hand over (missing, ambiguous, unreadable)."""
     lab = course.lab(lab_id)
     lab_status = "missing" if status == "missing" else "error"
-    return LabRun(lab.id, lab_status, {c.id: CheckOutcome(c.id, "failed", message) for c in lab.checks})
+    return LabRun(lab.id, lab_status, {c.id: CheckOutcome(c.id, "failed", message) for c in lab.checks},
+                  intake=status)
 
 
 def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | None = None,
@@ -123,7 +124,7 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
     if not (lab_dir / f"{lab.module}.py").is_file():
         where = f"{lab_dir}" if lab_dir.is_dir() else f"no folder {lab_dir.name}"
         msg = f"{lab.module}.py was not submitted ({where}); expected {lab.id}/{lab.module}.py"
-        return LabRun(lab.id, "missing", {c: CheckOutcome(c, "failed", msg) for c in wanted})
+        return LabRun(lab.id, "missing", {c: CheckOutcome(c, "failed", msg) for c in wanted}, intake="missing")
 
     outcomes: dict[str, CheckOutcome] = {}
     meta: dict = {}
@@ -155,7 +156,7 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
                     sandbox = {k: v for k, v in event.items() if k not in ("event", "uid")}
                 elif event["event"] == "end":
                     outcomes[event["check"]] = CheckOutcome(
-                        event["check"], event["status"], event["message"], event.get("seed"))
+                        event["check"], event["status"], event["message"], event.get("seed"), event.get("plots", []))
             running = (_unfinished(events) or {}).get("check")
             remaining = [c for c in remaining if c not in outcomes]
             if not remaining:
