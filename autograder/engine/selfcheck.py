@@ -8,6 +8,9 @@ from rich.table import Table
 
 from autograder.course import config
 from autograder.engine import runner
+from autograder.reports import feedback_html
+from autograder.reports.files import write_atomic
+from autograder.reports.model import lab_record
 
 
 def find_lab_dir(lab: config.Lab, path: Path) -> Path:
@@ -22,8 +25,9 @@ def find_lab_dir(lab: config.Lab, path: Path) -> Path:
 
 
 def self_check(course: config.Course, lab_id: str, path: Path, device: str | None = None,
-               console: Console | None = None) -> bool:
-    """Run the public checks, print a table; True when every public check passed."""
+               console: Console | None = None, html: Path | None = None) -> bool:
+    """Run the public checks, print a table (and write the page of feedback_html to `html`,
+    when given); True when every public check passed."""
     console = console or Console()
     lab = course.lab(lab_id)
     lab_dir = find_lab_dir(lab, path)
@@ -51,4 +55,9 @@ def self_check(course: config.Course, lab_id: str, path: Path, device: str | Non
                   f"{hidden} more checks are graded after you submit.")
     if got < most:
         console.print("Hint: read each message above; `raise NotImplementedError` means the function is not written yet.")
+    if html is not None:
+        page = feedback_html.feedback_page(f"{lab_dir.name}/{lab.module}.py", course, {lab.id: lab_record(run, "")},
+                                           self_check=True)
+        write_atomic(html, page)
+        console.print(f"The results with plots: {html}", markup=False, highlight=False)
     return got == most
