@@ -97,3 +97,11 @@ def test_plot_gathering_cannot_change_a_verdict(course, tmp_path):
     fractions = dict(_fractions(item))
     assert fractions[0.9] is None and fractions[1.0] is None, "the worker was stopped at the limit"
     assert all(fractions[p] is not None for p in item["p"] if p < 0.9)
+
+
+def test_nothing_to_draw_records_no_plot(course, tmp_path):
+    """The untouched stub raises NotImplementedError for every p: no empty plot."""
+    stub = (ROOT / "assignments" / DROPOUT / "dropout.py").read_text()
+    run, found = _plots(course, tmp_path, DROPOUT, stub, ["dropout_zero_fraction"])
+    assert run.checks["dropout_zero_fraction"].status == "failed"
+    assert found["dropout_zero_fraction"] == {}

@@ -220,7 +220,8 @@ def _plot_grad_norms(student, params, plots, norms):
                 found[activation].append(_grad_norm_at(student, params, activation, depth))
             except Exception:  # noqa: BLE001 - a gap in the plot, whatever went wrong
                 found[activation].append(None)
-    plots.record("grad_norm_depth", depths=depths, **found)
+    if any(v is not None for values in found.values() for v in values):
+        plots.record("grad_norm_depth", depths=depths, **found)
 
 
 def test_vanishing_gradient(student, params, plots):

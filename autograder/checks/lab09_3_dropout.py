@@ -66,7 +66,8 @@ def _plot_zero_fractions(student, plots):
             fractions.append((out == 0).double().mean().item())
         except Exception:  # noqa: BLE001 - a gap in the plot, whatever went wrong
             fractions.append(None)
-    plots.record("dropout_zero_fraction", p=ps, fraction=fractions, n=x.numel())
+    if any(f is not None for f in fractions):
+        plots.record("dropout_zero_fraction", p=ps, fraction=fractions, n=x.numel())
 
 
 def _plot_modes(student, plots, p=0.6):
