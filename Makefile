@@ -19,6 +19,7 @@ demo: $(BIN)/autograder
 	$(BIN)/autograder grade build/example-class --out build/example-grades --workers auto
 
 test: $(BIN)/autograder
+	scripts/install_chromium.sh
 	$(BIN)/python -m pytest
 
 stubs: $(BIN)/autograder

@@ -1,4 +1,8 @@
-"""The `autograder` command (also `python -m autograder`)."""
+"""The `autograder` command (also `python -P -m autograder`).
+
+What it prints may quote students (folder names in grades.csv, paths in error messages):
+all of it goes through escape.terminal, so no escape sequence of theirs reaches the terminal.
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +11,12 @@ import sys
 from pathlib import Path
 
 from autograder.course import config
+from autograder.reports import escape
+
+
+def say(text: str, file=None, end: str = "\n") -> None:
+    """print(), with control characters and escape sequences removed (escape.terminal)."""
+    print(escape.terminal(text), file=file or sys.stdout, end=end)
 
 # Instructor commands need modules that the student bundle leaves out.
 INSTRUCTOR_MODULES = {"grade": "engine/grading.py", "release": "authoring/release.py", "stubs": "authoring/stubs.py",
@@ -93,10 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         course = config.load_course(args.course)
         return _run(args, course)
     except MnistError as e:
-        print(f"autograder: {e}", file=sys.stderr)
+        say(f"autograder: {e}", file=sys.stderr)
         return 1
     except (FileNotFoundError, FileExistsError, KeyError, ValueError) as e:
-        print(f"autograder: {e.args[0] if e.args else e}", file=sys.stderr)
+        say(f"autograder: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
 
 
@@ -116,11 +126,11 @@ def _run(args, course: config.Course) -> int:
 
         cache = args.cache or course.mnist_cache
         if (cache / mnist.CACHE_FILE).is_file() and not args.force:
-            print(f"MNIST is already prepared in {cache / mnist.CACHE_FILE} (--force prepares it again)")
+            say(f"MNIST is already prepared in {cache / mnist.CACHE_FILE} (--force prepares it again)")
             return 0
         source = args.source or (Path(os.environ["MNIST_DIR"]) if os.environ.get("MNIST_DIR") else None)
         path = mnist.prepare(cache, source=source, download=source is None)
-        print(f"MNIST verified and cached in {path}")
+        say(f"MNIST verified and cached in {path}")
         return 0
 
     if args.command == "grade" and (args.nbgrader or _looks_like_nbgrader(args.submissions)):
@@ -128,11 +138,11 @@ def _run(args, course: config.Course) -> int:
         assignments = args.assignment.split(",") if args.assignment else (args.labs.split(",") if args.labs else None)
         summary = grade_nbgrader(course, args.submissions, args.out, assignments=assignments, workers=args.workers,
                                  device=args.device, progress=not args.no_progress)
-        print(f"{summary.students} students: {summary.graded} labs graded, {summary.reused} unchanged "
+        say(f"{summary.students} students: {summary.graded} labs graded, {summary.reused} unchanged "
               f"and kept; scores written to {summary.gradebook}; grades in {summary.grades_csv}")
         if summary.skipped:
-            print(f"skipped (not in the gradebook, or not a lab of the course): {', '.join(summary.skipped)}")
-        print(summary.grades_csv.read_text(), end="")
+            say(f"skipped (not in the gradebook, or not a lab of the course): {', '.join(summary.skipped)}")
+        say(summary.grades_csv.read_text(), end="")
         return 0
 
     if args.command == "grade":
@@ -141,16 +151,16 @@ def _run(args, course: config.Course) -> int:
         labs = args.labs.split(",") if args.labs else None
         summary = grade_class(course, args.submissions, args.out, labs=labs, workers=args.workers,
                               device=args.device, progress=not args.no_progress)
-        print(f"{summary.students} students: {summary.graded} labs graded, {summary.reused} unchanged "
+        say(f"{summary.students} students: {summary.graded} labs graded, {summary.reused} unchanged "
               f"and kept; grades in {summary.grades_csv}")
-        print(summary.grades_csv.read_text(), end="")
+        say(summary.grades_csv.read_text(), end="")
         return 0
 
     if args.command == "release":
         from autograder.authoring.release import build_bundle
 
         out = build_bundle(course, args.out)
-        print(f"student bundle written to {out}")
+        say(f"student bundle written to {out}")
         return 0
 
     if args.command == "stubs":
@@ -159,11 +169,11 @@ def _run(args, course: config.Course) -> int:
         if args.check:
             stale = stubs.stale_stubs(course)
             for path, diff in stale.items():
-                print(diff)
-            print(f"{len(stale)} stale stub(s)" if stale else "assignments/ is up to date")
+                say(diff)
+            say(f"{len(stale)} stale stub(s)" if stale else "assignments/ is up to date")
             return 1 if stale else 0
         changed = stubs.write_stubs(course)
-        print("\n".join(f"wrote {p}" for p in changed) or "assignments/ is up to date")
+        say("\n".join(f"wrote {p}" for p in changed) or "assignments/ is up to date")
         return 0
 
     if args.command == "nbgrader":
@@ -171,14 +181,14 @@ def _run(args, course: config.Course) -> int:
 
         labs = args.labs.split(",") if args.labs else None
         written = write_course(course, args.course_dir, course_id=args.course_id, exchange=args.exchange, labs=labs)
-        print("\n".join(f"wrote {p}" for p in written) or f"{args.course_dir} is up to date")
-        print(f"next: cd {args.course_dir} && nbgrader generate_assignment LAB (see docs/nbgrader.md)")
+        say("\n".join(f"wrote {p}" for p in written) or f"{args.course_dir} is up to date")
+        say(f"next: cd {args.course_dir} && nbgrader generate_assignment LAB (see docs/nbgrader.md)")
         return 0
 
     if args.command == "calibrate":
         from autograder.authoring.calibrate import calibrate
 
         labs = args.labs.split(",") if args.labs else None
-        print(calibrate(course, seeds=args.seeds, labs=labs, device=args.device))
+        say(calibrate(course, seeds=args.seeds, labs=labs, device=args.device))
         return 0
     raise AssertionError(args.command)

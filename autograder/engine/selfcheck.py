@@ -1,13 +1,19 @@
-"""`autograder check LAB [PATH]`: a student's self-check with the public checks."""
+"""`autograder check LAB [PATH]`: a student's self-check with the public checks.
+
+The messages quote the student's exceptions and the path is the student's: they are shown
+as rich `Text` (never parsed as rich's [markup]) with their escape sequences removed
+(reports/escape.py)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from autograder.course import config
 from autograder.engine import runner
+from autograder.reports import escape
 
 
 def find_lab_dir(lab: config.Lab, path: Path) -> Path:
@@ -27,7 +33,8 @@ def self_check(course: config.Course, lab_id: str, path: Path, device: str | Non
     console = console or Console()
     lab = course.lab(lab_id)
     lab_dir = find_lab_dir(lab, path)
-    console.print(f"[bold]{lab.title}[/]: checking {lab_dir / (lab.module + '.py')} ...")
+    console.print(Text.assemble((lab.title, "bold"), ": checking ",
+                                escape.terminal(lab_dir / (lab.module + ".py")), " ..."))
     run = runner.run_lab(course, lab.id, lab_dir, device=device, public_only=True)
     table = Table(show_lines=False)
     table.add_column("check")
@@ -44,7 +51,7 @@ def self_check(course: config.Course, lab_id: str, path: Path, device: str | Non
         most += check.points
         style = "green" if passed else "red"
         table.add_row(check.id, f"{check.points if passed else 0:g}/{check.points:g}",
-                      f"[{style}]{outcome.status}[/]", outcome.message)
+                      Text(outcome.status, style=style), Text(escape.terminal(outcome.message)))
     console.print(table)
     hidden = lab.hidden_count
     console.print(f"Public checks: {got:g} of {most:g} points on {run.device or 'cpu'}. "

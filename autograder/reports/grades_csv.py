@@ -1,4 +1,6 @@
-"""grades.csv: one row per student and lab, rebuilt from every student's results.json."""
+"""grades.csv: one row per student and lab, rebuilt from every student's results.json.
+The student's name (their folder's) is the one cell a student controls: it is written so
+that a spreadsheet reads it as text, never as a formula (reports/escape.py)."""
 from __future__ import annotations
 
 import csv
@@ -6,6 +8,7 @@ import io
 from pathlib import Path
 
 from autograder.course import config
+from autograder.reports import escape
 from autograder.reports.files import read_results, write_atomic
 from autograder.reports.model import lab_score
 from autograder.reports.results_json import FILE as RESULTS_FILE
@@ -25,7 +28,7 @@ def write(out: Path, course: config.Course) -> Path:
             continue
         for lab_id, record in results["extra_data"]["labs"].items():
             got, most = lab_score(course.lab(lab_id), record)
-            writer.writerow([folder.name, lab_id, f"{got:g}", f"{most:g}", record["status"]])
+            writer.writerow([escape.csv_cell(folder.name), lab_id, f"{got:g}", f"{most:g}", record["status"]])
     path = out / FILE
     write_atomic(path, buf.getvalue())
     return path
