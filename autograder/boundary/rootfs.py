@@ -75,11 +75,6 @@ class Plan:
         """Binds inside /tmp (a kit cloned under /tmp): made again on each worker's own /tmp."""
         return [b for b in self.binds if _under(b.source, "/tmp")]
 
-    def top_level(self) -> set[str]:
-        """The names a listing of the root's / shows."""
-        paths = [b.source for b in self.binds] + list(self.symlinks) + list(self.files) + ["/proc", "/tmp", "/dev"]
-        return {p.split("/")[1] for p in paths if p.count("/") >= 1 and p != "/"}
-
     def inside(self, path: str) -> bool:
         """Whether `path` lies inside something bound into the root (and is not masked)."""
         return any(_under(path, b.source) for b in self.binds) and not any(_under(path, m) for m in self.masks)
