@@ -106,7 +106,7 @@ def test_self_check_on_reference_and_stub():
 def test_self_check_without_module_says_what_to_do(tmp_path):
     result = autograder("check", "lab08_1_perceptron", str(tmp_path))
     assert result.returncode == 2
-    assert "no perceptron.py in" in result.stderr
+    assert "no perceptron.py and no notebook for lab08_1_perceptron" in result.stderr
 
 
 def test_unknown_lab_is_a_clear_error(tmp_path):
@@ -185,3 +185,16 @@ def test_killed_run_resumes_without_losing_or_doubling_rows(graded_class, tmp_pa
     assert len(grades) == 3
     expected = {k: v for k, v in read_grades(reference_out).items() if k[1] == "lab08_1_perceptron"}
     assert grades == expected, "same grades as an uninterrupted run"
+
+
+def test_self_check_finds_a_notebook_as_grading_does(tmp_path):
+    from tests.lecture_style import lecture_notebook, write_notebook
+
+    write_notebook(tmp_path / "hw" / "Lab8-1 perceptron.ipynb", lecture_notebook("lab08_1_perceptron", "perceptron"))
+    found = autograder("check", "lab08_1_perceptron", str(tmp_path / "hw"))
+    assert found.returncode == 0, found.stdout + found.stderr
+    text = " ".join(found.stdout.split())  # rich wraps long lines
+    assert "checking hw/Lab8-1 perceptron.ipynb" in text and "were not run when grading" in text
+    direct = autograder("check", "lab08_1_perceptron", str(tmp_path / "hw" / "Lab8-1 perceptron.ipynb"))
+    assert direct.returncode == 0, direct.stdout + direct.stderr
+    assert "passed" in direct.stdout

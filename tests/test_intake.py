@@ -120,9 +120,9 @@ def test_zip_bomb_stops_at_the_limit(course, tmp_path):
     bomb = b"\0" * (intake.MAX_FILE * 4)  # compresses to a few kB, unpacks far beyond the limit
     write(tmp_path / "s" / "bomb.zip", zip_bytes({f"{LAB}/{MODULE}": bomb}))
     assert (tmp_path / "s" / "bomb.zip").stat().st_size < 100_000
-    taken = intake.collect(tmp_path / "s", course, tmp_path / "clean", [LAB])
-    assert taken.labs[LAB].status == "missing"
-    assert any("too large" in n or "more than allowed" in n for n in taken.notes)
+    got = intake.collect(tmp_path / "s", course, tmp_path / "clean", [LAB]).labs[LAB]
+    assert got.status == "unreadable" and got.folder is None
+    assert "MiB, more than the 2 MiB a lab module may have" in got.message
 
 
 def test_not_a_zip(course, tmp_path):
@@ -136,9 +136,8 @@ def test_not_a_zip(course, tmp_path):
 def test_huge_file_is_not_read(course, tmp_path):
     with open(write(tmp_path / "s" / LAB / MODULE, b""), "wb") as f:
         f.truncate(intake.MAX_FILE + 1)  # sparse: costs no disk
-    taken = intake.collect(tmp_path / "s", course, tmp_path / "clean", [LAB])
-    assert taken.labs[LAB].status == "missing"
-    assert any("too large" in n for n in taken.notes)
+    got = intake.collect(tmp_path / "s", course, tmp_path / "clean", [LAB]).labs[LAB]
+    assert got.status == "unreadable" and "more than the 2 MiB a lab module may have" in got.message
 
 
 def test_odd_file_names(course, tmp_path):
@@ -160,9 +159,16 @@ def test_empty_folder(course, tmp_path):
 
 def test_two_different_copies_are_not_guessed(course, tmp_path):
     write(tmp_path / "s" / "old" / MODULE, REFERENCE)
+    write(tmp_path / "s" / "new" / MODULE, REFERENCE.replace("steps=1000", "steps=999"))
+    got = take(course, tmp_path / "s", tmp_path)
+    assert got.status == "ambiguous" and "2 different files named for the lab" in got.message
+
+
+def test_copies_that_differ_in_comments_only_are_one(course, tmp_path):
+    write(tmp_path / "s" / "old" / MODULE, REFERENCE)
     write(tmp_path / "s" / "new" / MODULE, REFERENCE + "\n# changed\n")
     got = take(course, tmp_path / "s", tmp_path)
-    assert got.status == "ambiguous" and "2 different copies" in got.message
+    assert got.status == "ok" and f"graded new/{MODULE}" in got.notes[0]
 
 
 def test_copy_in_the_lab_folder_wins(course, tmp_path):
@@ -203,7 +209,7 @@ def test_a_class_of_bad_submissions_grades_the_good_one(course, tmp_path):
     write(subs / "good" / LAB / MODULE, REFERENCE)
     write(subs / "zipped" / "hw.zip", zip_bytes({f"hw/{LAB}/{MODULE}": REFERENCE.encode()}))
     write(subs / "twocopies" / "a" / MODULE, REFERENCE)
-    write(subs / "twocopies" / "b" / MODULE, REFERENCE + "#\n")
+    write(subs / "twocopies" / "b" / MODULE, REFERENCE.replace("steps=1000", "steps=999"))
     (subs / "empty" / LAB).mkdir(parents=True)
     write(subs / "badnotebook" / LAB / "lab.ipynb", "{")
     write(subs / "latin1" / LAB / MODULE, REFERENCE.replace("Lab 8-1", "Lab 8-1 é").encode("cp1252"))
@@ -218,3 +224,139 @@ def test_a_class_of_bad_submissions_grades_the_good_one(course, tmp_path):
     feedback = rendered_text(out / "badnotebook" / "feedback.md")
     assert "not a valid notebook" in feedback
     assert f"graded hw.zip/hw/{LAB}/{MODULE}" in rendered_text(out / "zipped" / "feedback.md")
+
+
+# --- what is graded of a file: intake/graded.py ------------------------------------------------
+
+from autograder.intake import graded, notebooks  # noqa: E402
+from tests.lecture_style import code_cell, lecture_notebook, notebook, write_notebook  # noqa: E402
+
+
+def _module(cells: list[str], api=("train",)) -> notebooks.Extracted:
+    return notebooks.module_source(notebook([code_cell(c) for c in cells]), "lab.ipynb", api=api)
+
+
+def _namespace(source: str) -> dict:
+    namespace: dict = {}
+    exec(compile(source, "lab.py", "exec"), namespace)
+    return namespace
+
+
+def test_assignments_the_definitions_read_stay_and_experiments_go():
+    got = _module([
+        "import torch\ndevice = 'cuda' if torch.cuda.is_available() else 'cpu'\nSCALE = 2\nunused = 3\n",
+        "mnist_train = dsets.MNIST(root='MNIST_data/', train=True, download=True)\n",
+        "FACTOR = SCALE * 2\ndef train(x):\n    return x * FACTOR, device\n",
+        "for epoch in range(15):\n    train(epoch)\nprint('끝')\n"])
+    ns = _namespace(got.source)
+    assert ns["train"](1) == (4, ns["device"]) and "unused" not in ns and "mnist_train" not in ns
+    note = " ".join(got.notes)
+    for left in ("4 top-level statement(s) were not run", "cell 1: `unused = 3`",
+                 "cell 2: `mnist_train = dsets.MNIST(", "cell 4: `for epoch in range(15):` and 1 more"):
+        assert left in note, left
+    assert "device =" not in note and "SCALE" not in note
+
+
+def test_only_what_the_api_reaches_pulls_in_assignments():
+    # `fit` is the student's own helper reading the global loader; the lab's API never calls it,
+    # so the download it would need stays out (and `fit` itself is still defined).
+    got = _module(["loader = DataLoader(dsets.MNIST('x', download=True))\n",
+                   "def fit():\n    return len(loader)\n\ndef train(x):\n    return x\n"])
+    ns = _namespace(got.source)
+    assert "loader" not in ns and callable(ns["fit"]) and ns["train"](3) == 3
+    without_api = _module(["loader = [1, 2]\n", "def fit():\n    return len(loader)\n"], api=())
+    assert _namespace(without_api.source)["fit"]() == 2  # no API known: every definition counts
+
+
+def test_api_names_defined_by_assignment_and_changes_to_kept_objects_stay():
+    got = _module([
+        "ACTIVATIONS = {'relu': 1}\nACTIVATIONS['tanh'] = 2\nACTIVATIONS.update(sigmoid=3)\nOTHER = {}\n",
+        "def make_builder(k):\n    return lambda: k\n\ntrain = make_builder(ACTIVATIONS)\n",
+        "class Model:\n    pass\n\ndef forward(self):\n    return 7\n\nModel.forward = forward\n",
+        "try:\n    import tqdm\nexcept ImportError:\n    tqdm = None\n",
+        "if __name__ == '__main__':\n    print('실행')\n"], api=("train", "Model"))
+    ns = _namespace(got.source)
+    assert ns["train"]() == {"relu": 1, "tanh": 2, "sigmoid": 3} and "OTHER" not in ns
+    assert ns["Model"]().forward() == 7 and ns["tqdm"] is not None
+    assert "__main__" not in " ".join(got.notes)  # left out silently
+
+
+def test_a_name_only_left_out_code_sets_is_pointed_out():
+    got = _module(["for k in range(3):\n    SIZE = k\n    print(k)\n", "def train():\n    return SIZE\n"])
+    assert any("your definitions use `SIZE`, which only code that was not run sets" in n for n in got.notes)
+
+
+def test_python_file_keeps_its_line_numbers_and_korean_text(course, tmp_path):
+    source = REFERENCE + "\n# 실험\nmodel = Perceptron()\nprint('정확도', accuracy(model, *logic_gate_data('and')))\n"
+    write(tmp_path / "s" / LAB / MODULE, source)
+    got = take(course, tmp_path / "s", tmp_path)
+    text = (got.folder / MODULE).read_text(encoding="utf-8")
+    assert text.splitlines()[:len(REFERENCE.splitlines())] == REFERENCE.splitlines()
+    assert len(text.splitlines()) == len(source.splitlines()) and "# 실험" in text
+    lines = len(REFERENCE.splitlines())
+    assert "print(" not in text and any(f"line {lines + 3}: `model = Perceptron()`; line {lines + 4}: `print(" in n
+                                        for n in got.notes), got.notes
+
+
+# --- finding a lab's file ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [
+    "lab08_1_perceptron.ipynb", "Lab8-1 perceptron.ipynb", "perceptron.ipynb", "perceptron (1).ipynb",
+    "work/lab8_1.ipynb", "perceptron-Copy1.ipynb", f"{LAB}/anything.ipynb", f"{LAB} (2)/my work.ipynb",
+    "week8/perceptron.py"])
+def test_a_lab_is_found_by_its_name_or_folder(course, tmp_path, path):
+    nb = lecture_notebook(LAB, "perceptron")
+    if path.endswith(".py"):
+        write(tmp_path / "s" / path, REFERENCE)
+    else:
+        write_notebook(tmp_path / "s" / path, nb)
+    got = take(course, tmp_path / "s", tmp_path)
+    assert got.status == "ok", got.message
+    assert "def logic_gate_data" in (got.folder / MODULE).read_text(encoding="utf-8")
+    assert got.graded == path
+
+
+def test_a_lab_is_found_by_content_when_names_do_not_decide(course, tmp_path):
+    write_notebook(tmp_path / "s" / "homework.ipynb", lecture_notebook(LAB, "perceptron"))
+    write(tmp_path / "s" / "helpers.py", "def util():\n    return 1\n")
+    got = take(course, tmp_path / "s", tmp_path)
+    assert got.status == "ok" and got.graded == "homework.ipynb"
+    # and never guessed between two different ones
+    write_notebook(tmp_path / "s" / "other.ipynb", lecture_notebook(LAB, "perceptron", answers=REFERENCE.replace(
+        "steps=1000", "steps=999")))
+    got = take(course, tmp_path / "s", tmp_path / "again")
+    assert got.status == "ambiguous" and "files that define the lab's functions" in got.message
+
+
+def test_a_notebook_and_the_py_exported_from_it_are_one_candidate(course, tmp_path):
+    nb = lecture_notebook(LAB, "perceptron")
+    write_notebook(tmp_path / "s" / LAB / "perceptron.ipynb", nb)
+    # as `jupyter nbconvert --to script` writes it: IPython lines become get_ipython() calls
+    cells = ["".join(c["source"]).replace("%matplotlib inline", "get_ipython().run_line_magic('matplotlib', 'inline')")
+             for c in nb["cells"] if c["cell_type"] == "code"]
+    exported = "#!/usr/bin/env python\n" + "".join(f"\n# In[{i}]:\n\n{c}\n" for i, c in enumerate(cells, 1))
+    write(tmp_path / "s" / LAB / MODULE, exported)
+    got = take(course, tmp_path / "s", tmp_path)
+    assert got.status == "ok" and got.graded == f"{LAB}/{MODULE}"
+
+
+def test_notebooks_are_read_up_to_100_mb_with_a_clear_message_beyond(course, tmp_path):
+    write_notebook(tmp_path / "s" / LAB / "perceptron.ipynb", lecture_notebook(LAB, "perceptron", image_bytes=30 << 20))
+    got = take(course, tmp_path / "s", tmp_path)
+    assert got.status == "ok" and any("mostly cell outputs" in n for n in got.notes)
+    huge = tmp_path / "h" / LAB / "perceptron.ipynb"
+    huge.parent.mkdir(parents=True)
+    with open(huge, "wb") as f:
+        f.truncate(notebooks.MAX_NOTEBOOK + 1)  # sparse: costs no disk
+    got = take(course, tmp_path / "h", tmp_path / "again")
+    assert got.status == "unreadable"
+    assert "more than the 100 MiB a notebook may have; clear the outputs" in got.message
+
+
+def test_cp949_korean_is_read_as_such(course, tmp_path):
+    source = REFERENCE.replace('"""Lab 8-1:', '"""Lab 8-1 (퍼셉트론):') + '\nGREETING = "안녕"\n'
+    write(tmp_path / "s" / LAB / MODULE, source.encode("cp949"))
+    got = take(course, tmp_path / "s", tmp_path)
+    assert "퍼셉트론" in (got.folder / MODULE).read_text(encoding="utf-8")
+    assert any("read as CP949 (Korean Windows)" in n for n in got.notes)

@@ -39,3 +39,18 @@ def test_bad_course_file_names_the_fault(tmp_path):
     bad.write_text('[labs.x]\nmodule = "m"\n[labs.x.checks.c]\npublic = true\n')
     with pytest.raises(ValueError, match=r"\[labs.x.checks.c\] has no 'points'"):
         config.load_course(bad)
+
+
+def test_what_student_code_may_import_is_pinned_where_it_runs():
+    import tomllib
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pinned = {d.split("==")[0].lower(): d for d in deps if "==" in d}
+    for package in config.STUDENT_PACKAGES:
+        assert package in pinned, f"{package} (config.STUDENT_PACKAGES) must be pinned in pyproject.toml"
+
+
+@pytest.mark.parametrize("lab", COURSE.labs.values(), ids=lambda lab: lab.id)
+def test_the_api_is_the_solution_files_and_the_stubs_define_it(lab):
+    stub = config.api_names((ROOT / "assignments" / lab.id / f"{lab.module}.py").read_text(encoding="utf-8"))
+    assert lab.api and stub == lab.api

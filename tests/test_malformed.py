@@ -123,3 +123,23 @@ def test_segfault_in_a_check_costs_only_that_check(course, tmp_path):
     assert run.checks["predict_and_accuracy"].status == "error"
     assert "SIGSEGV" in run.checks["predict_and_accuracy"].message
     assert run.checks["and_or_learned"].status == "passed"
+
+
+def test_import_of_a_package_that_is_not_installed_names_it(course, tmp_path):
+    run = grade(course, tmp_path, "import seaborn as sns\n" + REFERENCE)
+    assert run.status == "error"
+    for outcome in run.checks.values():
+        assert "perceptron.py imports `seaborn`, which is not installed where your code is graded" in outcome.message
+        assert "torch, torchvision, numpy, matplotlib, tqdm" in outcome.message
+
+
+def test_matplotlib_and_tqdm_work_and_write_nothing_outside(course, tmp_path):
+    source = ("import matplotlib\nimport matplotlib.pyplot as plt\nfrom tqdm import tqdm\n" + REFERENCE
+              + "\n\ndef _plot():\n    plt.plot([1, 2])\n    plt.savefig('curve.png')\n    plt.show()\n"
+              + "    return matplotlib.get_backend(), matplotlib.get_configdir()\n")
+    source = source.replace("def accuracy(model, X, Y):\n", "def accuracy(model, X, Y):\n"
+                            "    backend, where = _plot()\n"
+                            "    assert backend.lower() == 'agg' and where.startswith('/tmp'), (backend, where)\n"
+                            "    for _ in tqdm(range(3)):\n        pass\n")
+    run = grade(course, tmp_path, source)
+    assert run.checks["predict_and_accuracy"].status == "passed", run.checks["predict_and_accuracy"].message

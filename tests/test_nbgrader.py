@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import datetime as dt
 import json
 import os
 import subprocess
@@ -241,6 +242,23 @@ def _messy(nb: dict) -> dict:
     return nb
 
 
+def _experimenting(nb: dict) -> dict:
+    """Every solution right, plus a cell as the lecture writes it: matplotlib, a training run,
+    a plot, a Korean print, a saved plot in the outputs (issue 11, case 7)."""
+    nb = copy.deepcopy(nb)
+    nb["cells"].append({"cell_type": "code", "metadata": {}, "execution_count": 3, "source": (
+        "import matplotlib.pyplot as plt\n"
+        "X, Y = logic_gate_data('and')\n"
+        "model = Perceptron()\n"
+        "losses = train_perceptron(model, X, Y, steps=1000)\n"
+        "plt.plot(losses)\n"
+        "plt.title('AND 학습 곡선')\n"
+        "plt.show()\n"
+        "print('학습 끝! 정확도:', accuracy(model, X, Y))\n"),
+        "outputs": [{"output_type": "display_data", "metadata": {}, "data": {"image/png": "iVBORw0KGgo=" * 1000}}]})
+    return nb
+
+
 def _torn(nb: dict) -> dict:
     """The Perceptron solution cell and a test cell deleted, another cell's source broken."""
     nb = copy.deepcopy(nb)
@@ -258,7 +276,7 @@ def tampered(world):
     alice = _read(submitted / "alice" / LAB / f"{LAB}.ipynb")
     stamp = (submitted / "alice" / LAB / "timestamp.txt").read_text()
     folders = {}
-    for student in ("dave", "erin", "frank", "gina"):
+    for student in ("dave", "erin", "frank", "gina", "hana"):
         folders[student] = submitted / student / LAB
         folders[student].mkdir(parents=True)
         (folders[student] / "timestamp.txt").write_text(stamp)
@@ -266,6 +284,7 @@ def tampered(world):
     _write(folders["erin"] / f"{LAB}-Copy1.ipynb", _torn(alice))  # renamed, too
     (folders["frank"] / f"{LAB}.ipynb").write_text('{"cells": [', encoding="utf-8")  # cut short
     # gina: an empty submission
+    _write(folders["hana"] / f"{LAB}.ipynb", _experimenting(alice))
     assert cli.main(["grade", str(course_dir), "--out", str(world["out"]), "--no-progress", "--device", "cpu"]) == 0
     _run([str(BIN / "nbgrader"), "generate_feedback", LAB, "--force"], course_dir, world["env"])
     return _export(course_dir, world["env"], "grades-all.csv")
@@ -280,7 +299,7 @@ def test_messy_notebook_still_gets_full_marks_with_notes(world, tampered, course
     assert tampered["dave"] == (full, full)
     text = _feedback(world, "dave")
     for flag in ("is a copy of", "was changed; the original was graded", "changed from code to markdown",
-                 "not in their original order", "MiB, mostly cell outputs", "only its imports, definitions"):
+                 "not in their original order", "MiB, mostly cell outputs", "were not run when grading"):
         assert flag in text, flag
 
 
@@ -300,11 +319,19 @@ def test_torn_and_renamed_notebook_grades_what_is_left(world, tampered, course):
     assert _cell(restored, "test_perceptron_structure")["outputs"][0]["output_type"] == "error"
 
 
+def test_added_experiment_cell_keeps_full_marks(world, tampered, course):
+    full = course.lab(LAB).max_points
+    assert tampered["hana"] == (full, full)
+    text = _feedback(world, "hana")
+    assert "`import matplotlib.pyplot as plt`" not in text  # an import is graded (matplotlib is there)
+    assert "`X, Y = logic_gate_data('and')` and 6 more" in text
+
+
 def test_unreadable_and_empty_submissions_do_not_stop_the_class(world, tampered, course):
     full = course.lab(LAB).max_points
     assert tampered["frank"] == (0.0, full) and tampered["gina"] == (0.0, full)
     rows = {r["student"]: r for r in csv.DictReader((world["out"] / "grades.csv").open())}
-    assert set(rows) == set(STUDENTS) | {"dave", "erin", "frank", "gina"}
+    assert set(rows) == set(STUDENTS) | {"dave", "erin", "frank", "gina", "hana"}
     assert rows["frank"]["status"] == "error" and "not a valid notebook" in _feedback(world, "frank")
     assert rows["gina"]["status"] == "missing"
     for student in ("dave", "erin", "frank"):  # nbgrader's feedback works on the kit's notebooks
@@ -328,15 +355,41 @@ def test_module_from_a_notebook_leaves_out_tests_demos_and_scratch(world):
     assert "check(" not in text and "def train_perceptron" in text
 
 
-def test_a_failing_statement_stops_its_cell_not_the_module():
+def test_statements_besides_definitions_are_left_out_of_solution_cells():
     nb = {"cells": [
         {"cell_type": "code", "metadata": {"nbgrader": {"grade_id": "a", "solution": True}},
          "source": "def f():\n    return 1\nf() + None\ndef g():\n    return 2\n"},
         {"cell_type": "code", "metadata": {"nbgrader": {"grade_id": "b", "solution": True}},
          "source": "%matplotlib inline\ndef h():\n    return 3\n"}]}
+    got = nbextract.module_source(nb)
     namespace: dict = {}
-    exec(nbextract.module_source(nb).source, namespace)
-    assert namespace["f"]() == 1 and namespace["h"]() == 3 and "g" not in namespace
+    exec(got.source, namespace)  # the failing `f() + None` is not run
+    assert namespace["f"]() == 1 and namespace["g"]() == 2 and namespace["h"]() == 3
+    assert "cell 1 (a): `f() + None`; cell 2 (b): `%matplotlib inline`" in " ".join(got.notes)
+
+
+def test_late_rule_reaches_grades_and_gradebook_without_regrading(world, tampered, course, tmp_path, capsys):
+    """With [late] in course.toml, the kit's penalty, from nbgrader's timestamp.txt, goes to
+    grades.csv and to nbgrader's gradebook (so `nbgrader export` agrees); every lab is kept."""
+    from nbgrader.utils import parse_utc
+
+    course_dir = world["course_dir"]
+    stamp = parse_utc((course_dir / "submitted" / "alice" / LAB / "timestamp.txt").read_text().strip())
+    due = stamp.replace(tzinfo=dt.timezone.utc) - dt.timedelta(days=1, hours=1)  # 2 started days late
+    late_course = tmp_path / "course.toml"
+    late_course.write_text(course.path.read_text() + f"\n[late]\ndue = {due.isoformat()}\npercent_per_day = 10\n")
+    capsys.readouterr()
+    assert cli.main(["--course", str(late_course), "grade", "--nbgrader", str(course_dir), "--assignment", LAB,
+                     "--out", str(world["out"]), "--no-progress", "--device", "cpu"]) == 0
+    assert " 0 labs graded" in capsys.readouterr().out
+    full = course.lab(LAB).max_points
+    with open(world["out"] / "grades.csv", newline="") as f:
+        alice = next(r for r in csv.DictReader(f) if r["student"] == "alice")
+    assert (alice["raw_score"], alice["late_days"]) == (f"{full:g}", "2")
+    assert float(alice["score"]) == pytest.approx(0.8 * full)
+    exported = _export(course_dir, world["env"], "grades-late.csv")
+    assert exported["alice"] == (pytest.approx(0.8 * full), full)
+    assert exported["carol"] == (0.0, full)  # nothing earned, nothing deducted
 
 
 # --- a student's text in nbgrader's feedback page -----------------------------------------------------
@@ -348,7 +401,7 @@ HOSTILE_NOTEBOOK = HOSTILE_TAG + ".ipynb"  # renamed (a file name may hold all o
 @pytest.fixture(scope="module")
 def hostile(world, tampered):
     """mallory: a renamed notebook whose module raises, on import, a message holding HTML, a
-    formula and escape sequences (a class body runs at import, outside the cell's try), so
+    formula and escape sequences (a class body runs when the module is imported), so
     that the notes cell quotes it; graded by the kit, then nbgrader's generate_feedback
     renders the page."""
     course_dir = world["course_dir"]

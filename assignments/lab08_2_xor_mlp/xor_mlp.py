@@ -20,7 +20,8 @@ def train_xor(model, X, Y, steps=10001, lr=1.0):
 
 
 def predict(model, X):
-    """Return the (N, 1) float tensor of 0./1. predictions (threshold 0.5), without autograd."""
+    """Return the (N, 1) float tensor of 0./1. predictions (1 where the probability is above
+    0.5), with no autograd history on the result."""
     # YOUR CODE HERE
     raise NotImplementedError('use torch.no_grad() and compare the probabilities with 0.5.')
 

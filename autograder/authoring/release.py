@@ -18,8 +18,8 @@ from autograder.course import config
 # (checks/ and probes/ are pruned to the public checks below.)
 BUNDLE_MODULES = [
     "__init__.py", "__main__.py", "cli.py", "notebook.py",
-    "course/__init__.py", "course/config.py", "course/mnist.py", "course/seeding.py",
-    "intake/__init__.py", "intake/collect.py", "intake/notebooks.py",
+    "course/__init__.py", "course/config.py", "course/late.py", "course/mnist.py", "course/seeding.py",
+    "intake/__init__.py", "intake/collect.py", "intake/encoding.py", "intake/graded.py", "intake/notebooks.py",
     # the self-check's judge sessions, and the workers they talk to
     "engine/__init__.py", "engine/runner.py", "engine/judge_server.py", "engine/plugin.py", "engine/selfcheck.py",
     "boundary/__init__.py", "boundary/forkserver.py", "boundary/remote.py", "boundary/sandbox.py",
@@ -134,7 +134,8 @@ def public_course_toml(course: config.Course) -> str:
     for lab in course.labs.values():
         hidden = [c for c in lab.checks if not c.public]
         lines.append(f'[labs.{lab.id}]\ntitle = "{lab.title}"\nmodule = "{lab.module}"\n'
-                     f'hidden_checks = {len(hidden)}\nhidden_points = {sum(c.points for c in hidden):g}\n')
+                     f'hidden_checks = {len(hidden)}\nhidden_points = {sum(c.points for c in hidden):g}\n'
+                     f'api = {_toml_value(list(lab.api))}\n')
         for check in lab.checks:
             if not check.public:
                 continue

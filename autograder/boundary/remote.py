@@ -28,6 +28,7 @@ class StudentError(Exception):
         self.builtin = str(info.get("builtin", "Exception"))
         self.message = str(info.get("message", ""))
         self.where = info.get("where")
+        self.name = info.get("name") if isinstance(info.get("name"), str) else None  # AttributeError, ImportError
         self.student = bool(info.get("student"))
         super().__init__(self.describe())
 
@@ -185,7 +186,8 @@ def spec_for(lab: config.Lab, submission: Path, device: str, *, forbidden: list[
     import dataclasses
 
     return {
-        "submission": str(submission), "lab": lab.id, "module": lab.module, "forbidden": forbidden,
+        "submission": str(submission), "lab": lab.id, "module": lab.module, "api": list(lab.api),
+        "forbidden": forbidden,
         "device": device, "threads": config.TORCH_THREADS, "gpu_share": gpu_share, "gpu_index": gpu_index, "limits": dataclasses.asdict(limits),
         "hidden": [str(p) for p in hidden],
     }

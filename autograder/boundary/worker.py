@@ -8,7 +8,10 @@ so the grader judges replies, never trusts them.
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
 import socket
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +49,9 @@ def raised(exc: BaseException, root: Path) -> dict:
         message = str(exc)[:2000]
     except Exception:  # noqa: BLE001 - a student's exception whose __str__ raises
         message = "<message could not be read>"
+    name = getattr(exc, "name", None) if isinstance(exc, (AttributeError, ImportError)) else None
     return {
+        "name": name[:200] if isinstance(name, str) else None,  # the missing attribute (an API name?) or module
         "type": type(exc).__name__[:200],
         "builtin": builtin,
         "message": message,
@@ -57,9 +62,45 @@ def raised(exc: BaseException, root: Path) -> dict:
     }
 
 
+MAX_NAMES = 200  # names of the module reported for close matches of a missing API name
+
+
+def private_matplotlib(tmp: Path) -> None:
+    """Point matplotlib's configuration and cache folders at the worker's private /tmp, so
+    that nothing the student's code makes matplotlib write lands elsewhere, and force the
+    Agg backend (no display; plt.show() does nothing). The zygote imported matplotlib with
+    the kit's cache folder (its font list built once, held in memory); matplotlib memoizes
+    the folders, so the memo is reset here, in the worker only."""
+    folder = tmp / "matplotlib"
+    os.environ["MPLCONFIGDIR"] = str(folder)
+    os.environ["MPLBACKEND"] = "Agg"
+    matplotlib = sys.modules.get("matplotlib")
+    if matplotlib is None:
+        return
+    for getter in (getattr(matplotlib, "get_configdir", None), getattr(matplotlib, "get_cachedir", None)):
+        cells = dict(zip(getattr(getattr(getter, "__code__", None), "co_freevars", ()), getattr(getter, "__closure__", None) or ()))
+        if "called" in cells:  # matplotlib's _logged_cached: computed again on the next call
+            cells["called"].cell_contents = False
+
+
+def api_report(module, api: list[str]) -> dict:
+    """Which of the lab's API names the module lacks, and the names it does define (its
+    public functions and classes, for the grader's close matches)."""
+    missing = [name for name in api if not hasattr(module, name)]
+    defined = []
+    if missing:
+        for name, value in list(vars(module).items()):
+            if not name.startswith("_") and (inspect.isfunction(value) or inspect.isclass(value)):
+                defined.append(name[:100])
+            if len(defined) >= MAX_NAMES:
+                break
+    return {"missing": missing, "defined": defined}
+
+
 def serve(conn: socket.socket, spec: dict, root: Path, mnist: dict | None) -> None:
     """Import the student's module (traps first), then answer requests until the grader hangs up."""
     torch.set_num_threads(max(1, int(spec.get("threads", 1))))
+    private_matplotlib(Path(os.environ.get("TMPDIR") or "/tmp"))
     trap = Trap(root).install(list(spec.get("forbidden", [])))
     probes = importlib.import_module(f"autograder.probes.{spec['lab']}")
     ctx = Context(spec["device"], root, mnist)
@@ -79,8 +120,8 @@ def serve(conn: socket.socket, spec: dict, root: Path, mnist: dict | None) -> No
         if import_error is not None:
             wire.send(conn, {"import_error": import_error})
             continue
-        if request.get("name") == "__import__":  # the module imported: say so
-            wire.send(conn, {"ok": True})
+        if request.get("name") == "__import__":  # the module imported: say so, and which API names it lacks
+            wire.send(conn, {"ok": api_report(module, [str(n) for n in spec.get("api", [])])})
             continue
         seeding.seed_everything(int(request["seed"]))
         before = len(trap.violations)

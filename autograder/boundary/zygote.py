@@ -5,7 +5,7 @@ Usage: python -I -c ... autograder.boundary.zygote SOCKET [MNIST_INPUTS_FILE] [P
 (forkserver.helper_command; SANDBOX "none" forces the fallback without namespaces).
 It prints "ready" when it accepts connections and exits when its stdin closes (the
 grader went away, however it died): see forkserver.py. Per connection:
-    grader -> spec {submission, lab, module, forbidden, hidden, limits, device, threads,
+    grader -> spec {submission, lab, module, api, forbidden, hidden, limits, device, threads,
                 gpu_share, gpu_index}
     worker -> {"hello": pid, "pgid": ..., "confinement": {...}}   (from PID 1, or the
               intermediate process of the fallback; pids as the grader numbers them)
@@ -15,6 +15,7 @@ grader went away, however it died): see forkserver.py. Per connection:
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 import shutil
 import signal
@@ -25,6 +26,36 @@ from pathlib import Path
 
 from autograder.boundary import forkserver, linux, pid1, sandbox
 from autograder.course import config
+
+
+def matplotlib_cache() -> Path:
+    """The kit's cache folder for matplotlib (its font list, built once per machine)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "dnn-grading-kit" / "matplotlib"
+
+
+def import_student_packages() -> None:
+    """Import what student code may import (config.STUDENT_PACKAGES) once, here, before any
+    fork, so that no check pays for it: matplotlib.pyplot with the Agg backend and its font
+    list built into the kit's cache folder (about 1 s the first time on a machine; the
+    workers inherit the list in memory), torchvision's datasets and transforms as the
+    lecture imports them, tqdm. None of them starts a thread at import (checked for the
+    pinned versions), which the fork requires (forkserver.serve)."""
+    from autograder.course.config import STUDENT_PACKAGES
+
+    os.environ["MPLCONFIGDIR"] = str(matplotlib_cache())
+    os.environ["MPLBACKEND"] = "Agg"
+    for name in STUDENT_PACKAGES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue  # the worker then reports a missing package by name
+        if name == "matplotlib":
+            module.use("Agg")
+            importlib.import_module("matplotlib.pyplot")
+        elif name == "torchvision":
+            importlib.import_module("torchvision.datasets")
+            importlib.import_module("torchvision.transforms")
 
 
 def _sweep_uid(uid: int) -> None:
@@ -138,6 +169,7 @@ def main(argv: list[str]) -> None:
 
     forkserver.import_package("autograder.probes", probe_dirs)
     forkserver.import_torch()
+    import_student_packages()
     mnist = mnist_data.load_inputs(inputs) if inputs is not None and inputs.is_file() else None
     forkserver.serve(sock_path, lambda conn, slot: _handle(conn, slot, jail, mnist), fork=jail.fork)
 

@@ -15,6 +15,7 @@ import math
 import torch
 from torch import nn
 
+from autograder.boundary.student import missing_name
 from autograder.boundary.wire import Opaque
 
 FALSE_FAIL = 1e-6  # largest allowed probability that a correct solution fails one check
@@ -84,6 +85,20 @@ def expect_value_error(call: str, result: dict, why: str = "") -> None:
         raise AssertionError(
             f"{call}: expected ValueError{reason}, found {result['raised']}: {result.get('message', '')}")
     raise AssertionError(f"{call}: expected ValueError{reason}, none was raised (it returned {result.get('returned')})")
+
+
+def judged(student, names) -> list[str]:
+    """The functions that a check covering several of them judges: all but those the
+    student renamed (the module lacks the stub's name and defines a close one), which their
+    own checks charge. Call it only where every function in `names` has checks of its own.
+    A name that is simply absent is not skipped, so deleting a stub gains nothing.
+    AssertionError with the missing-name message when every one was renamed."""
+    missing = getattr(student, "missing", {})
+    renamed = [n for n in names if missing.get(n)]
+    kept = [n for n in names if n not in renamed]
+    if not kept:
+        raise AssertionError(missing_name(student.module, renamed[0], missing[renamed[0]]))
+    return kept
 
 
 def python_float(value, what: str) -> float:

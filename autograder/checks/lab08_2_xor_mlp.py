@@ -133,9 +133,10 @@ def test_predict_and_accuracy(student):
     pred = tensor_like(found["pred"], "predict output", shape=(8, 1))
     assert pred.dtype.is_floating_point, f"predict: expected a float tensor of 0. and 1., found dtype {pred.dtype}"
     assert found["grad_enabled"], "predict: the model was never called"
-    assert not any(found["grad_enabled"]), (
-        "predict: the model ran with autograd recording; run it under torch.no_grad()")
-    assert not found["requires_grad"], "predict: the output still records autograd history; use torch.no_grad()"
+    # The contract is "no autograd history on the result" (the lab README), however it is reached.
+    assert not found["requires_grad"], (
+        "predict: the result records autograd history (requires_grad=True); compute it under torch.no_grad() "
+        "or detach it")
     assert torch.equal(pred, expected), (
         f"predict: expected {expected.flatten().tolist()} (probability > 0.5), found {pred.flatten().tolist()}")
     Y = torch.tensor([[0.0], [1.0], [0.0], [0.0], [0.0], [1.0], [1.0], [1.0]])

@@ -9,6 +9,7 @@ exception; check source and tracebacks never reach the report.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from autograder.boundary import remote
+from autograder.boundary.student import missing_name, missing_package
 from autograder.course import config as kitconfig
 from autograder.course import mnist as mnist_data
 from autograder.course import seeding
@@ -155,10 +157,13 @@ def zygote():
 
 class Student:
     """The student's module, on the far side of the boundary: `probe(name, **args)` runs
-    probes/<lab>.py's probe_<name> in the confined worker and returns its plain result."""
+    probes/<lab>.py's probe_<name> in the confined worker and returns its plain result.
+    `missing` maps each name of the lab's API that the module lacks to its closest name in
+    the module ("" when none is close); `module` is the lab's module name."""
 
-    def __init__(self, worker: remote.Worker, seed: int):
+    def __init__(self, worker: remote.Worker, seed: int, module: str = "", missing: dict | None = None):
         self._worker, self._seed, self._calls = worker, seed, 0
+        self.module, self.missing = module, dict(missing or {})
 
     def probe(self, name: str, **args):
         self._calls += 1
@@ -183,7 +188,7 @@ def student(request, zygote, _seeded):
         _note_confinement(worker.confinement)
         worker.deadline = time.monotonic() + course.import_timeout_s
         try:
-            worker.probe("__import__", 0)
+            _state["missing"] = _missing(worker.probe("__import__", 0))
         except remote.WorkerTimeout:
             _state["import_error"] = (f"importing {lab.module}.py did not finish in time ({course.import_timeout_s:.0f} s); "
                                       "is there an endless loop or long work at module level?")
@@ -193,9 +198,23 @@ def student(request, zygote, _seeded):
             raise
         worker.deadline = time.monotonic() + check.timeout_s
         _state["timeout_s"] = check.timeout_s
-        yield Student(worker, _seeded)
+        yield Student(worker, _seeded, lab.module, _state["missing"])
     finally:
         worker.close()
+
+
+def _missing(report) -> dict[str, str]:
+    """The worker's report of missing API names (worker.api_report) as {name: closest name
+    the module defines, or ""}; the names are the student's data, matched by difflib here."""
+    if not isinstance(report, dict):
+        return {}
+    defined = [d for d in report.get("defined", []) if isinstance(d, str) and d.isidentifier()]
+    found = {}
+    for name in report.get("missing", []):
+        if isinstance(name, str):
+            close = difflib.get_close_matches(name, defined, n=1, cutoff=0.6)
+            found[name] = close[0] if close else ""
+    return found
 
 
 def _note_confinement(confinement: dict) -> None:
@@ -254,6 +273,12 @@ def _message(excinfo) -> tuple[str, str]:
     if isinstance(exc, AssertionError):
         return "failed", str(exc) or "check failed"
     if isinstance(exc, remote.StudentError):
+        missing = _state.get("missing", {})
+        if exc.is_a("AttributeError") and not exc.student and exc.name in missing:
+            # the probe asked the module for an API name it does not define
+            return "failed", missing_name(_state["lab"].module, exc.name, missing[exc.name])
+        if exc.is_a("ModuleNotFoundError") and exc.name and exc.name.split(".")[0] not in kitconfig.STUDENT_PACKAGES:
+            return "failed", missing_package(f"{_state['lab'].module}.py", exc.name, exc.describe())
         if exc.is_a("NotImplementedError"):
             return "failed", "not implemented yet" + (f": {exc.message}" if exc.message else "")
         if exc.type in ("Skipped", "XFailed", "Exit", "Failed"):  # pytest's outcomes, raised by the student's code

@@ -106,11 +106,15 @@ def servers_for(course: config.Course) -> tuple[judge_server.JudgeServer, remote
     return judges, zygote
 
 
-def not_gradable(course: config.Course, lab_id: str, status: str, message: str) -> LabRun:
-    """The record of a lab that intake could not hand over (missing, ambiguous, unreadable)."""
+def not_gradable(course: config.Course, lab_id: str, status: str, message: str,
+                 checks: list[str] | None = None) -> LabRun:
+    """The record of a lab that intake could not hand over (missing, ambiguous, unreadable):
+    its checks (all, or `checks`) failed without a message of their own, and the reason
+    once, for the lab."""
     lab = course.lab(lab_id)
     lab_status = "missing" if status == "missing" else "error"
-    return LabRun(lab.id, lab_status, {c.id: CheckOutcome(c.id, "failed", message) for c in lab.checks})
+    ids = checks if checks is not None else [c.id for c in lab.checks]
+    return LabRun(lab.id, lab_status, {c: CheckOutcome(c, "failed", "") for c in ids}, message=message)
 
 
 def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | None = None,
@@ -125,8 +129,8 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
     t0 = time.monotonic()
     if not (lab_dir / f"{lab.module}.py").is_file():
         where = f"{lab_dir}" if lab_dir.is_dir() else f"no folder {lab_dir.name}"
-        msg = f"{lab.module}.py was not submitted ({where}); expected {lab.id}/{lab.module}.py"
-        return LabRun(lab.id, "missing", {c: CheckOutcome(c, "failed", msg) for c in wanted})
+        return not_gradable(course, lab.id, "missing", f"not submitted: no {lab.module}.py ({where}); expected "
+                            f"{lab.id}/{lab.module}.py", wanted)
 
     outcomes: dict[str, CheckOutcome] = {}
     meta: dict = {}

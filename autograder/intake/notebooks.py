@@ -1,20 +1,23 @@
-"""A lab module from an nbgrader notebook: which cells are graded code, and how.
+"""The one notebook reader: a lab module from a notebook, plain or nbgrader's.
+
+What a code cell contributes is the rule of intake/graded.py, the same as for a .py file:
+its imports, definitions and the assignments those definitions use; training runs, plots,
+prints and IPython's `%`/`!` lines are left out and listed in a note. Outputs are never
+source: they are stripped on reading (`strip_outputs`), and the size limits apply to what
+is left.
 
 A notebook made by `autograder nbgrader` holds a locked setup cell (imports, constants),
 solution cells (the student's answers), autograder test cells (`check(...)` calls),
-demo cells and explanations. The module that the kit grades is
+demo cells and explanations. Its module is
 
-- the setup cells first (when the originals are known, as in `autograder grade
+- the setup cells first, whole (when the originals are known, as in `autograder grade
   --nbgrader`, the originals: an edited or deleted setup cell is put back),
-- then, in the student's order, the solution cells, and from every other code cell the
-  student added only its imports, definitions and literal constants (scratch work,
-  training runs and plots stay out).
+- then, in the student's order, the solution cells and the cells the student added, each
+  by the rule.
 
-Test and demo cells never become module code. A solution cell that holds statements
-besides definitions runs as in a notebook: an exception stops that cell, not the module.
-A cell with a syntax error is left out, so the rest can still be graded. Everything
-unusual (a deleted, duplicated or retyped cell, an edited read-only cell, huge outputs)
-becomes a note for the student's feedback.
+Test and demo cells never become module code. A cell with a syntax error is left out, so
+the rest can still be graded. Everything unusual (a deleted, duplicated or retyped cell,
+an edited read-only cell, huge outputs) becomes a note for the student's feedback.
 
 This module only reads JSON: it runs in the student's kernel as well as in the grader.
 """
@@ -25,9 +28,10 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-MAX_NOTEBOOK = 100 << 20  # nbgrader's own default limit on a submitted file (100 MB)
-LARGE_NOTEBOOK = 5 << 20  # above this a note asks the student to clear the outputs
-DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+from autograder.intake import encoding, graded
+
+MAX_NOTEBOOK = 100 << 20  # a notebook is read up to nbgrader's own default limit (100 MB), outputs included
+LARGE_NOTEBOOK = 5 << 20  # above this a note says that outputs are not graded
 
 
 class NotebookError(ValueError):
@@ -108,13 +112,29 @@ def read_notebook(data: bytes, name: str) -> dict:
         raise NotebookError(f"{name} is {len(data) >> 20} MiB, more than the {MAX_NOTEBOOK >> 20} MiB a notebook "
                             "may have; clear the outputs (Edit > Clear Outputs of All Cells), save and submit again")
     try:
-        nb = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        nb = json.loads(encoding.decode(data, name, []))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise NotebookError(f"{name} is not a valid notebook (not JSON: {e}); "
                             "open and save it in Jupyter again") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise NotebookError(f"{name} is not a valid notebook (no list of cells)")
     return nb
+
+
+def strip_outputs(nb: dict) -> dict:
+    """The notebook without what is not source: cell outputs, execution counts and
+    attachments (pasted images), the notebook's own metadata kept."""
+    cells = []
+    for raw in nb.get("cells", []):
+        if isinstance(raw, dict):
+            raw = {k: v for k, v in raw.items() if k not in ("outputs", "attachments", "execution_count")}
+        cells.append(raw)
+    return {**nb, "cells": cells}
+
+
+def source_size(nb: dict) -> int:
+    """Bytes of the notebook's cell sources (UTF-8): what the size limit of a lab applies to."""
+    return sum(len(_text(raw.get("source", "")).encode("utf-8")) for raw in nb.get("cells", []) if isinstance(raw, dict))
 
 
 def cells_of(nb: dict) -> list[Cell]:
@@ -146,9 +166,21 @@ def checksum(cell: Cell) -> str:
     return m.hexdigest()
 
 
+def ipython_lines(source: str) -> tuple[str, list[tuple[int, str]]]:
+    """The source with IPython's `%` magics and `!` shell lines commented out, and those
+    lines as (1-based line number, text)."""
+    out, found = [], []
+    for i, line in enumerate(source.splitlines(), 1):
+        if line.lstrip().startswith(("%", "!")):
+            out.append(f"# {line}")
+            found.append((i, line.strip()))
+        else:
+            out.append(line)
+    return "\n".join(out), found
+
+
 def _uncomment_magics(source: str) -> str:
-    """IPython magics and shell lines become comments."""
-    return "\n".join(f"# {line}" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+    return ipython_lines(source)[0]
 
 
 def check_calls(source: str) -> list[tuple[str, str]]:
@@ -170,73 +202,51 @@ def _calls_the_grader(source: str) -> bool:
     return "autograder.notebook" in source or bool(check_calls(source))
 
 
-def _literal(node: ast.AST) -> bool:
+def _parse(label: str, source: str, notes: list[str]) -> ast.Module | None:
     try:
-        ast.literal_eval(node)
-        return True
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
-
-
-def _definitions_only(tree: ast.Module) -> tuple[list[ast.stmt], int]:
-    """The imports, definitions and literal constants of a cell; and how many statements were left out."""
-    kept, dropped = [], 0
-    for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
-                (getattr(node, "module", None) or "").startswith("autograder")
-                or a.name.startswith("autograder") for a in node.names):
-            dropped += 1
-        elif isinstance(node, DEFINITIONS):
-            kept.append(node)
-        elif isinstance(node, ast.Assign) and _literal(node.value):
-            kept.append(node)
-        elif isinstance(node, ast.AnnAssign) and node.value is not None and _literal(node.value):
-            kept.append(node)
-        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
-            continue  # a bare string: a comment
-        else:
-            dropped += 1
-    return kept, dropped
-
-
-def _as_in_a_notebook(tree: ast.Module) -> str:
-    """The cell's code so that an exception stops the cell, not the module: the body in
-    try/except, as the notebook would run it (a cell error, then the next cell)."""
-    handler = ast.ExceptHandler(
-        type=ast.Tuple(elts=[ast.Name("Exception", ast.Load()), ast.Name("SystemExit", ast.Load())], ctx=ast.Load()),
-        name=None, body=[ast.Pass()])
-    wrapped = ast.Module(body=[ast.Try(body=tree.body, handlers=[handler], orelse=[], finalbody=[])], type_ignores=[])
-    return ast.unparse(ast.fix_missing_locations(wrapped))
-
-
-def _only_definitions(tree: ast.Module) -> bool:
-    return all(isinstance(n, DEFINITIONS) or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
-               or isinstance(n, ast.Pass) for n in tree.body)
-
-
-def _parse(cell: Cell, source: str, notes: list[str]) -> ast.Module | None:
-    try:
-        return ast.parse(source, filename=cell.label)
+        return ast.parse(source, filename=label)
     except SyntaxError as e:
-        notes.append(f"{cell.label} has a syntax error (line {e.lineno}: {e.msg}); it was left out "
+        notes.append(f"{label} has a syntax error (line {e.lineno}: {e.msg}); it was left out "
                      "and the rest of the notebook graded")
         return None
 
 
+class _Chunks:
+    """The code cells that may contribute to the module, in order, for graded.select."""
+
+    def __init__(self, notes: list[str]):
+        self.chunks: list[graded.Chunk] = []
+        self.ipython: list[tuple[int, int, str]] = []  # IPython lines as graded.Selection.left_out
+        self.notes = notes
+
+    def add(self, label: str, source: str, whole: bool = False) -> None:
+        code, magics = ipython_lines(source)
+        tree = _parse(label, code, self.notes)
+        if tree is not None:
+            self.ipython += [(len(self.chunks), line, f"{label}: {text}") for line, text in magics]
+            self.chunks.append(graded.Chunk(label, code, tree, whole))
+
+
 def module_source(nb: dict, name: str = "the notebook", *, originals: list[Original] | None = None,
-                  size: int = 0) -> Extracted:
-    """The lab module from a parsed notebook (read_notebook). An nbgrader notebook, or any
-    notebook when `originals` (the instructor's nbgrader cells in order) are given, gives its
-    setup and solution cells and the definitions of added cells (setup cells restored and
-    missing cells reported with originals); any other notebook gives all its code cells."""
+                  size: int = 0, api: tuple[str, ...] | list[str] = ()) -> Extracted:
+    """The lab module from a parsed notebook (read_notebook), by the rule of intake/graded.py
+    for what each code cell contributes; `api` is the lab's API (config.Lab.api), empty when
+    unknown. An nbgrader notebook, or any notebook when `originals` (the instructor's
+    nbgrader cells in order) are given, contributes its setup cells whole (restored from the
+    originals when given, missing cells reported) and its solution and added cells by the
+    rule; test and demo cells never. Any other notebook contributes every code cell by the
+    rule."""
     cells = cells_of(nb)
     notes: list[str] = []
     if size > LARGE_NOTEBOOK:
-        notes.append(f"{name} is {size / (1 << 20):.0f} MiB, mostly cell outputs; clear the outputs before "
-                     "you submit (Edit > Clear Outputs of All Cells)")
+        notes.append(f"{name} is {size / (1 << 20):.0f} MiB, mostly cell outputs (outputs are not graded; "
+                     "Edit > Clear Outputs of All Cells keeps the file small)")
+    found = _Chunks(notes)
     if originals is None and not any(c.grade_id for c in cells):
-        code = [_uncomment_magics(c.source) for c in cells if c.cell_type == "code"]
-        return Extracted("\n\n".join(code) + "\n", notes, cells)
+        for cell in cells:
+            if cell.cell_type == "code" and cell.source.strip():
+                found.add(cell.label, cell.source)
+        return _assemble(found, name, api, notes, cells, "the code cells")
     by_id = {o.grade_id: o for o in originals or []}
 
     # Duplicates: the first cell with an id keeps it; the others count as cells the student added.
@@ -255,9 +265,6 @@ def module_source(nb: dict, name: str = "the notebook", *, originals: list[Origi
             notes.append(f"{cell.label} is not part of the assignment; graded as a cell you added")
             duplicated.add(cell.index)
 
-    setup: list[tuple[str, str]] = []  # (header, code)
-    rest: list[tuple[str, str]] = []
-
     if originals is not None:
         for o in originals:
             if not o.locked or o.grade or o.solution:
@@ -268,7 +275,7 @@ def module_source(nb: dict, name: str = "the notebook", *, originals: list[Origi
             elif cell.source != o.source or cell.cell_type != o.cell_type:
                 notes.append(f"the read-only {cell.label} was changed; the original was graded")
             if o.cell_type == "code":
-                setup.append((f"read-only cell {o.grade_id}", _uncomment_magics(o.source)))
+                found.add(f"read-only cell {o.grade_id}", o.source, whole=True)
         present = {c.grade_id for c in cells if c.grade_id and c.index not in duplicated}
         for o in originals:
             if o.grade and not o.solution and o.grade_id not in present:
@@ -292,9 +299,8 @@ def module_source(nb: dict, name: str = "the notebook", *, originals: list[Origi
             was = original.cell_type if original else (cell.nbgrader.get("cell_type") or cell.cell_type)
             if was != "code":
                 continue  # a written answer or a read-only text: not code by design
-            source = _uncomment_magics(cell.source)
             if cell.cell_type != "code":
-                if not source.strip() or _parse(cell, source, []) is None:
+                if not cell.source.strip() or _parse(cell.label, _uncomment_magics(cell.source), []) is None:
                     notes.append(f"{cell.label} was changed from code to {cell.cell_type} and is not Python "
                                  "any more; it was left out")
                     continue
@@ -303,27 +309,21 @@ def module_source(nb: dict, name: str = "the notebook", *, originals: list[Origi
                 if cell.nbgrader.get("checksum") and cell.nbgrader["checksum"] not in (
                         checksum(cell), checksum(Cell(0, "code", cell.source, cell.nbgrader, {}))):
                     notes.append(f"the read-only {cell.label} was changed; nbgrader grades the original")
-                setup.append((cell.label, source))
+                found.add(cell.label, cell.source, whole=True)
                 continue
-            tree = _parse(cell, source, notes)
-            if tree is None:
-                continue
-            rest.append((cell.label, source if _only_definitions(tree) else _as_in_a_notebook(tree)))
+            found.add(cell.label, cell.source)
             continue
-        # A cell the student added (or a copy): its imports, definitions and constants.
+        # A cell the student added (or a copy): by the same rule as any code.
         if cell.cell_type != "code" or _calls_the_grader(cell.source) or not cell.source.strip():
             continue
-        tree = _parse(cell, _uncomment_magics(cell.source), notes)
-        if tree is None:
-            continue
-        kept, dropped = _definitions_only(tree)
-        if dropped and kept:
-            notes.append(f"{cell.label}: only its imports, definitions and constants were graded "
-                         f"({dropped} other statement(s) left out)")
-        if kept:
-            rest.append((f"{cell.label}, definitions only", ast.unparse(ast.Module(body=kept, type_ignores=[]))))
+        found.add(cell.label, cell.source)
+    return _assemble(found, name, api, notes, cells, "the setup cells, and the solution and added cells")
 
-    chunks = [f"# Built by the autograder from {name}: setup cells, solution cells and the definitions "
-              "of added cells."]
-    chunks += [f"# --- {header} ---\n{code.rstrip()}" for header, code in setup + rest]
+
+def _assemble(found: _Chunks, name: str, api, notes: list[str], cells: list[Cell], what: str) -> Extracted:
+    selection = graded.select(found.chunks, api)
+    left = graded.Selection(selection.texts, found.ipython + selection.left_out, selection.unbound)
+    notes += graded.left_out_note(left, name)
+    chunks = [f"# Built by the autograder from {name}: {what}, by the rule of autograder/intake/graded.py."]
+    chunks += [f"# --- {chunk.label} ---\n{text.rstrip()}" for chunk, text in zip(found.chunks, selection.texts)]
     return Extracted("\n\n".join(chunks) + "\n", notes, cells)

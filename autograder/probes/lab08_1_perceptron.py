@@ -50,4 +50,5 @@ def probe_predict_and_accuracy(student, ctx, weight, bias, X, Y):
         model[0].bias.copy_(bias)
     pred = student.predict(model, X)
     calls = list(probe.grad_enabled)
-    return {"pred": pred, "grad_enabled": calls, "accuracy": student.accuracy(model, X, Y)}
+    return {"pred": pred, "requires_grad": pred.requires_grad if isinstance(pred, torch.Tensor) else None,
+            "grad_enabled": calls, "accuracy": student.accuracy(model, X, Y)}

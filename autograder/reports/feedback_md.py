@@ -11,7 +11,7 @@ from pathlib import Path
 from autograder.course import config
 from autograder.reports import escape
 from autograder.reports.files import write_atomic
-from autograder.reports.model import lab_score
+from autograder.reports.model import lab_grade
 
 FILE = "feedback.md"
 
@@ -21,17 +21,24 @@ def feedback_markdown(student: str, course: config.Course, records: dict[str, di
     out.write(f"# Feedback for {escape.markdown(student)}\n\n{course.name}\n\n")
     out.write("| lab | score | status |\n| --- | --- | --- |\n")
     for lab_id, record in records.items():
-        got, most = lab_score(course.lab(lab_id), record)
-        out.write(f"| {lab_id} | {got:g} / {most:g} | {record['status']} |\n")
+        grade = lab_grade(course, lab_id, record)
+        late = f" (late: {grade.raw:g} less {grade.penalty:g})" if grade.late.days else ""
+        out.write(f"| {lab_id} | {grade.score:g} / {grade.max:g}{late} | {record['status']} |\n")
     for lab_id, record in records.items():
         lab = course.lab(lab_id)
         out.write(f"\n## {lab.title}\n\n")
+        grade = lab_grade(course, lab_id, record)
+        if grade.late.days:
+            out.write(f"**Late:** {grade.late.reason}; {grade.penalty:g} of {grade.raw:g} points deducted.\n\n")
         if record.get("device"):
             out.write(f"Graded on {record['device']} with torch {record['torch']}.\n\n")
         for note in record.get("notes", []):
             out.write(f"> Note: {escape.markdown(note)}\n")
         if record.get("notes"):
             out.write("\n")
+        if record.get("message"):  # not graded at all: one line for the lab, not one per check
+            out.write(f"**{record['status'].upper()}** (0/{lab.max_points:g}): {escape.markdown(record['message'])}\n")
+            continue
         for check in lab.checks:
             outcome = record["checks"].get(check.id, {"status": "error", "message": "not run"})
             mark = "PASS" if outcome["status"] == "passed" else outcome["status"].upper()

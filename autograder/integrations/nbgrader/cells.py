@@ -3,7 +3,7 @@
 A test cell is a single call, `from autograder.notebook import check; check(LAB, CHECK)`;
 the check's code stays in this package. The first call in a kernel reads the notebook
 file (as saved) from the kernel's folder, builds the lab module from its setup and
-solution cells (autograder.nbextract), and grades it once with the kit's engine
+solution cells (autograder/intake/notebooks.py), and grades it once with the kit's engine
 (runner.run_lab, the sandboxed workers) for every check of the lab; each call then
 raises AssertionError with the kit's message unless its own check passed. The result is
 kept per module content: a saved change grades again, running the other test cells does not.
@@ -62,7 +62,8 @@ def grade_notebook(lab_id: str, path: Path | None = None):
     path = path or _notebook_for(lab_id)
     data = path.read_bytes()
     try:
-        got = nbextract.module_source(nbextract.read_notebook(data, path.name), path.name, size=len(data))
+        got = nbextract.module_source(nbextract.read_notebook(data, path.name), path.name, size=len(data),
+                                      api=lab.api)
     except nbextract.NotebookError as e:
         raise AssertionError(str(e)) from None
     key = (lab_id, hashlib.sha256(got.source.encode()).hexdigest())
@@ -113,7 +114,8 @@ def check(lab_id: str, check_id: str) -> None:
         raise AssertionError(f"{check_id} did not run") from None
     if outcome.status != "passed":
         sys.stdout.flush()
-        raise AssertionError(f"{check_id} ({_points(item.points)}): {outcome.status}: {outcome.message}") from None
+        raise AssertionError(f"{check_id} ({_points(item.points)}): {outcome.status}: "
+                             f"{outcome.message or run.message}") from None
     print(f"{check_id}: passed ({_points(item.points)})")
 
 
