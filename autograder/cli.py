@@ -1,4 +1,8 @@
-"""The `autograder` command (also `python -m autograder`)."""
+"""The `autograder` command (also `python -P -m autograder`).
+
+What it prints may quote students (folder names in grades.csv, paths in error messages):
+all of it goes through escape.terminal, so no escape sequence of theirs reaches the terminal.
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +11,13 @@ import sys
 from pathlib import Path
 
 from autograder.course import config
+from autograder.reports import escape
+
+
+def say(text: str, file=None, end: str = "\n") -> None:
+    """print(), with control characters and escape sequences removed (escape.terminal)."""
+    print(escape.terminal(text), file=file or sys.stdout, end=end)
+
 
 # Instructor commands need modules that the student bundle leaves out.
 INSTRUCTOR_MODULES = {"grade": "engine/grading.py", "release": "authoring/release.py", "stubs": "authoring/stubs.py",
@@ -123,10 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         course = config.load_course(args.course)
         return _run(args, course)
     except MnistError as e:
-        print(f"autograder: {e}", file=sys.stderr)
+        say(f"autograder: {e}", file=sys.stderr)
         return 1
     except (FileNotFoundError, FileExistsError, KeyError, ValueError) as e:
-        print(f"autograder: {e.args[0] if e.args else e}", file=sys.stderr)
+        say(f"autograder: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
 
 
@@ -146,8 +157,8 @@ def _print_grades(course: config.Course, out: Path, grades_csv: Path) -> None:
     if not console.is_terminal:  # a log or a pipe: wide enough for the table, not the 80 columns of a guess
         console = Console(width=120)
     console.print(summary.terminal_table(summary.lab_summaries(course, files.read_class(out, results_json.FILE))))
-    print(f"grades:       {grades_csv}")
-    print(f"class report: {out / class_report.FILE}")
+    say(f"grades:       {grades_csv}")
+    say(f"class report: {out / class_report.FILE}")
 
 
 def _run(args, course: config.Course) -> int:
@@ -161,11 +172,11 @@ def _run(args, course: config.Course) -> int:
 
         cache = args.cache or course.mnist_cache
         if (cache / mnist.CACHE_FILE).is_file() and not args.force:
-            print(f"MNIST is already prepared in {cache / mnist.CACHE_FILE} (--force prepares it again)")
+            say(f"MNIST is already prepared in {cache / mnist.CACHE_FILE} (--force prepares it again)")
             return 0
         source = args.source or (Path(os.environ["MNIST_DIR"]) if os.environ.get("MNIST_DIR") else None)
         path = mnist.prepare(cache, source=source, download=source is None)
-        print(f"MNIST verified and cached in {path}")
+        say(f"MNIST verified and cached in {path}")
         return 0
 
     if args.command == "grade" and (args.nbgrader or _looks_like_nbgrader(args.submissions)):
@@ -173,28 +184,27 @@ def _run(args, course: config.Course) -> int:
         assignments = args.assignment.split(",") if args.assignment else (args.labs.split(",") if args.labs else None)
         summary = grade_nbgrader(course, args.submissions, args.out, assignments=assignments, workers=args.workers,
                                  device=args.device, progress=not args.no_progress)
-        print(f"{summary.students} students: {summary.graded} labs graded, {summary.reused} unchanged "
-              f"and kept; scores written to {summary.gradebook}")
+        say(f"{summary.students} students: {summary.graded} labs graded, {summary.reused} unchanged "
+            f"and kept; scores written to {summary.gradebook}")
         if summary.skipped:
-            print(f"skipped (not in the gradebook, or not a lab of the course): {', '.join(summary.skipped)}")
+            say(f"skipped (not in the gradebook, or not a lab of the course): {', '.join(summary.skipped)}")
         _print_grades(course, args.out, summary.grades_csv)
         return 0
 
     if args.command == "grade":
         from autograder.engine.grading import find_students, grade_class
         from autograder.intake.submission_times import read_times
-        from autograder.reports import escape
 
         labs = args.labs.split(",") if args.labs else None
         times = read_times(args.submitted_at, course) if args.submitted_at else None
         if times:
             strangers = sorted({s for s, _ in times} - {p.name for p in find_students(args.submissions)})
             if strangers:
-                print(f"{args.submitted_at}: times for students not in {args.submissions}, unused: "
+                say(f"{args.submitted_at}: times for students not in {args.submissions}, unused: "
                       f"{', '.join(escape.terminal(s) for s in strangers)}", file=sys.stderr)
         summary = grade_class(course, args.submissions, args.out, labs=labs, workers=args.workers,
                               device=args.device, progress=not args.no_progress, submitted_at=times)
-        print(f"{summary.students} students: {summary.graded} labs graded, {summary.reused} unchanged and kept")
+        say(f"{summary.students} students: {summary.graded} labs graded, {summary.reused} unchanged and kept")
         _print_grades(course, args.out, summary.grades_csv)
         return 0
 
@@ -202,7 +212,7 @@ def _run(args, course: config.Course) -> int:
         from autograder.authoring.release import build_bundle
 
         out = build_bundle(course, args.out)
-        print(f"student bundle written to {out}")
+        say(f"student bundle written to {out}")
         return 0
 
     if args.command == "stubs":
@@ -211,11 +221,11 @@ def _run(args, course: config.Course) -> int:
         if args.check:
             stale = stubs.stale_stubs(course)
             for path, diff in stale.items():
-                print(diff)
-            print(f"{len(stale)} stale stub(s)" if stale else "assignments/ is up to date")
+                say(diff)
+            say(f"{len(stale)} stale stub(s)" if stale else "assignments/ is up to date")
             return 1 if stale else 0
         changed = stubs.write_stubs(course)
-        print("\n".join(f"wrote {p}" for p in changed) or "assignments/ is up to date")
+        say("\n".join(f"wrote {p}" for p in changed) or "assignments/ is up to date")
         return 0
 
     if args.command == "nbgrader":
@@ -223,8 +233,8 @@ def _run(args, course: config.Course) -> int:
 
         labs = args.labs.split(",") if args.labs else None
         written = write_course(course, args.course_dir, course_id=args.course_id, exchange=args.exchange, labs=labs)
-        print("\n".join(f"wrote {p}" for p in written) or f"{args.course_dir} is up to date")
-        print(f"next: cd {args.course_dir} && nbgrader generate_assignment LAB (see docs/nbgrader.md)")
+        say("\n".join(f"wrote {p}" for p in written) or f"{args.course_dir} is up to date")
+        say(f"next: cd {args.course_dir} && nbgrader generate_assignment LAB (see docs/nbgrader.md)")
         return 0
 
     if args.command == "gradescope":
@@ -233,14 +243,13 @@ def _run(args, course: config.Course) -> int:
         labs = args.labs.split(",") if args.labs else list(course.labs)
         path = build_bundle(course, args.out, labs=labs, mnist_dir=args.mnist, workers=args.workers)
         points = sum(course.lab(lab).max_points for lab in labs)
-        print(f"Gradescope autograder bundle written to {path} ({path.stat().st_size / 1e6:.1f} MB): "
+        say(f"Gradescope autograder bundle written to {path} ({path.stat().st_size / 1e6:.1f} MB): "
               f"{', '.join(labs)}, {points:g} points. Upload it under Configure Autograder "
               f"(base image Ubuntu 22.04) and set the assignment's points to {points:g} (docs/gradescope.md).")
         return 0
 
     if args.command == "export":
         from autograder.integrations.canvas import export_canvas
-        from autograder.reports import escape
 
         ids = {}
         for item in args.assignment:
@@ -249,15 +258,15 @@ def _run(args, course: config.Course) -> int:
                 raise ValueError(f"--assignment {item}: expected LAB=ID, e.g. lab08_1_perceptron=10101")
             ids[lab.strip()] = number.strip()
         done = export_canvas(course, args.results, args.roster, args.out, login=args.login_column, assignment_ids=ids)
-        print(f"{len(done.matched)} students written to {done.path}")
+        say(f"{len(done.matched)} students written to {done.path}")
         for title in done.new_assignments:
-            print(f"column {title!r}: no assignment of that name in the roster; Canvas will offer to create it "
+            say(f"column {title!r}: no assignment of that name in the roster; Canvas will offer to create it "
                   f"(or give its id: --assignment LAB=ID)")
         if done.not_graded:
-            print(f"on the roster but not graded ({len(done.not_graded)}; their cells are blank, Canvas keeps their "
+            say(f"on the roster but not graded ({len(done.not_graded)}; their cells are blank, Canvas keeps their "
                   f"grades): {'; '.join(escape.terminal(s) for s in done.not_graded)}", file=sys.stderr)
         if done.not_on_roster:
-            print(f"graded but not on the roster ({len(done.not_on_roster)}; not in {done.path}): "
+            say(f"graded but not on the roster ({len(done.not_on_roster)}; not in {done.path}): "
                   f"{'; '.join(escape.terminal(s) for s in done.not_on_roster)}", file=sys.stderr)
         return 0
 
@@ -265,6 +274,6 @@ def _run(args, course: config.Course) -> int:
         from autograder.authoring.calibrate import calibrate
 
         labs = args.labs.split(",") if args.labs else None
-        print(calibrate(course, seeds=args.seeds, labs=labs, device=args.device))
+        say(calibrate(course, seeds=args.seeds, labs=labs, device=args.device))
         return 0
     raise AssertionError(args.command)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The GPU check, in one run of about 8 minutes on one H100: grade the example class on CUDA
-# and on the CPU of the same machine (same grades?), one complete submission on CUDA, a
-# student who runs out of GPU memory beside two who do not, and the speed benchmarks on
-# CUDA. Run from the repository root on a machine with an NVIDIA GPU; MNIST comes from the
-# idx files in $MNIST_DIR. Writes its figures to $OUT (default build/device-check).
+# The GPU check, in one run of about 8 minutes on one H100: what a confined worker sees on
+# CUDA (its allow-list root with NVIDIA's device nodes; does torch find the GPU inside it?)
+# and its start-up against the deny list's, grade the example class on CUDA and on the CPU
+# of the same machine (same grades?), one complete submission on CUDA, a student who runs
+# out of GPU memory beside two who do not, and the speed benchmarks on CUDA. Run from the
+# repository root on a machine with an NVIDIA GPU; MNIST comes from the idx files in
+# $MNIST_DIR. Writes its figures to $OUT (default build/device-check).
 set -euo pipefail
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 OUT="${OUT:-build/device-check}"
@@ -14,11 +16,13 @@ import os, torch
 print(f"torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}, {os.cpu_count()} CPU cores")
 print(f"device: {torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'}")
 PY
-python3 -m autograder data --from "$MNIST_DIR"
+python3 -P -m autograder data --from "$MNIST_DIR"
+python3 benchmarks/worker_start.py --show-root --device cuda
+python3 benchmarks/worker_start.py --device cuda --rounds 5 || echo "worker start-up not compared (it needs the git history)"
 python3 examples/make_class.py "$OUT/class"
 for device in cuda cpu; do
   TIMEFORMAT="grade example class on $device: %R s wall"
-  time python3 -m autograder grade "$OUT/class" --out "$OUT/grades-$device" --device "$device" --no-progress >/dev/null
+  time python3 -P -m autograder grade "$OUT/class" --out "$OUT/grades-$device" --device "$device" --no-progress >/dev/null
 done
 # One complete submission, and a class where one student exhausts the GPU memory share.
 mkdir -p "$OUT/one/reference" "$OUT/oom"
@@ -36,8 +40,8 @@ sig, body = tail.split("\n", 1)
 p.write_text(head + marker + sig + "\n    hog = torch.empty(int(400e9), dtype=torch.uint8, device=device)\n" + body)
 PY
 TIMEFORMAT="grade one complete submission on cuda: %R s wall"
-time python3 -m autograder grade "$OUT/one" --out "$OUT/grades-one" --device cuda --no-progress >/dev/null
-python3 -m autograder grade "$OUT/oom" --out "$OUT/grades-oom" --device cuda --no-progress
+time python3 -P -m autograder grade "$OUT/one" --out "$OUT/grades-one" --device cuda --no-progress >/dev/null
+python3 -P -m autograder grade "$OUT/oom" --out "$OUT/grades-oom" --device cuda --no-progress
 python3 - "$OUT" <<'PY'
 import json, sys
 from pathlib import Path

@@ -121,3 +121,32 @@ def screenshot(page, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True, animations="disabled")
     return path
+
+
+_DOM_REPORT = """() => {
+  const all = Array.from(document.querySelectorAll('*'));
+  return {
+    title: document.title,
+    handlers: all.filter(e => Array.from(e.attributes).some(a => a.name.toLowerCase().startsWith('on')))
+                 .map(e => e.outerHTML.slice(0, 200)),
+    active: all.filter(e => ['IMG', 'SCRIPT', 'IFRAME', 'OBJECT', 'EMBED'].includes(e.tagName))
+               .filter(e => !(e.tagName === 'SCRIPT' && e.dataset.kit === 'page'))
+               .map(e => e.outerHTML.slice(0, 200)),
+    javascript_links: all.filter(e => (e.getAttribute('href') || '').trim().toLowerCase().startsWith('javascript:'))
+                         .map(e => e.outerHTML.slice(0, 200)),
+    text: document.body ? document.body.innerText : '',
+  };
+}"""
+
+
+def dom_report(browser, page_file: Path, wait_ms: int = 300) -> dict:
+    """A page someone else wrote (nbgrader's feedback, a rendered markdown report), opened
+    offline with JavaScript on: {title, handlers, active, javascript_links, dialogs, text}:
+    every element with an on* attribute, every img, script (but a page's own, marked
+    data-kit="page"), iframe, object or embed, every javascript: link, the dialogs opened and
+    the visible text. `wait_ms` lets handlers that fire on a failed load (onerror) run first."""
+    with open_page(browser, page_file) as (page, log):
+        page.wait_for_timeout(wait_ms)
+        found = page.evaluate(_DOM_REPORT)
+        found["dialogs"] = log.dialogs
+        return found

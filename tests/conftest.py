@@ -1,7 +1,9 @@
 """Fixtures of the kit's own tests: the course, MNIST prepared once, temporary submissions."""
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -69,3 +71,13 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+def rendered_text(markdown_file: Path) -> str:
+    """A markdown report as its reader sees it: rendered (mistune), tags dropped, entities
+    decoded. Student text in it is escaped (reports/escape.py), so its raw text is not what
+    the reader reads."""
+    import mistune
+
+    rendered = mistune.html(markdown_file.read_text(encoding="utf-8"))
+    return html.unescape(re.sub(r"<[^>]+>", "", rendered))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, rendered_text
 
 LABS = "lab08_1_perceptron,lab09_2_xavier"
 
@@ -55,7 +55,7 @@ def test_grade_writes_every_output(graded_class):
             assert test["status"] in ("passed", "failed")
         labs = results["extra_data"]["labs"]
         assert all(rec["device"] == "cpu" and rec["torch"] for rec in labs.values())
-        assert (out / student / "feedback.md").read_text().startswith(f"# Feedback for {student}")
+        assert rendered_text(out / student / "feedback.md").startswith(f"Feedback for {student}\n")
 
 
 def test_partial_student_gets_the_intended_feedback(graded_class):

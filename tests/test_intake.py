@@ -12,7 +12,7 @@ import pytest
 from autograder.course import config
 from autograder.engine import grading
 from autograder.intake import collect as intake
-from tests.conftest import ROOT
+from tests.conftest import ROOT, rendered_text
 
 LAB = "lab08_1_perceptron"
 MODULE = "perceptron.py"
@@ -221,9 +221,9 @@ def test_a_class_of_bad_submissions_grades_the_good_one(course, tmp_path):
     assert rows["twocopies"][4] == "error" and rows["twocopies"][2] == "0"
     assert rows["empty"][4] == "missing"
     assert rows["badnotebook"][4] == "error"
-    feedback = (out / "badnotebook" / "feedback.md").read_text()
+    feedback = rendered_text(out / "badnotebook" / "feedback.md")
     assert "not a valid notebook" in feedback
-    assert f"graded hw.zip/hw/{LAB}/{MODULE}" in (out / "zipped" / "feedback.md").read_text()
+    assert f"graded hw.zip/hw/{LAB}/{MODULE}" in rendered_text(out / "zipped" / "feedback.md")
 
 
 # --- what is graded of a file: intake/graded.py ------------------------------------------------

@@ -25,6 +25,7 @@ from autograder.course import config
 from autograder.intake import notebooks as nbextract
 from autograder.integrations.nbgrader import course_dir as nbgrader_course
 from autograder.integrations.nbgrader import gradebook
+from tests.conftest import rendered_text
 
 LAB = "lab08_1_perceptron"
 COURSE_ID = "dnn-test"
@@ -290,7 +291,7 @@ def tampered(world):
 
 
 def _feedback(world, student: str) -> str:
-    return (world["out"] / student / "feedback.md").read_text()
+    return rendered_text(world["out"] / student / "feedback.md")
 
 
 def test_messy_notebook_still_gets_full_marks_with_notes(world, tampered, course):
@@ -389,3 +390,44 @@ def test_late_rule_reaches_grades_and_gradebook_without_regrading(world, tampere
     exported = _export(course_dir, world["env"], "grades-late.csv")
     assert exported["alice"] == (pytest.approx(0.8 * full), full)
     assert exported["carol"] == (0.0, full)  # nothing earned, nothing deducted
+
+
+# --- a student's text in nbgrader's feedback page -----------------------------------------------------
+
+HOSTILE_TAG = "<img src=x onerror=\"document.title='pwned'\">"
+HOSTILE_NOTEBOOK = HOSTILE_TAG + ".ipynb"  # renamed (a file name may hold all of it): the notes cell names it
+
+
+@pytest.fixture(scope="module")
+def hostile(world, tampered):
+    """mallory: a renamed notebook whose module raises, on import, a message holding HTML, a
+    formula and escape sequences (a class body runs when the module is imported), so
+    that the notes cell quotes it; graded by the kit, then nbgrader's generate_feedback
+    renders the page."""
+    course_dir = world["course_dir"]
+    alice = _read(course_dir / "submitted" / "alice" / LAB / f"{LAB}.ipynb")
+    nb = copy.deepcopy(alice)
+    message = HOSTILE_TAG + "\x1b[31m=HYPERLINK(\"http://x.invalid\")"
+    _cell(nb, "Perceptron")["source"] = f"class Perceptron:\n    raise ValueError({message!r})\n"
+    folder = course_dir / "submitted" / "mallory" / LAB
+    _write(folder / HOSTILE_NOTEBOOK, nb)
+    (folder / "timestamp.txt").write_text((course_dir / "submitted" / "alice" / LAB / "timestamp.txt").read_text())
+    assert cli.main(["grade", str(course_dir), "--out", str(world["out"]), "--no-progress", "--device", "cpu"]) == 0
+    _run([str(BIN / "nbgrader"), "generate_feedback", LAB, "--force"], course_dir, world["env"])
+    return course_dir / "feedback"
+
+
+def test_feedback_page_shows_student_text_as_text(world, hostile, browser):
+    from tests import browser as pages
+
+    autograded = _read(world["course_dir"] / "autograded" / "mallory" / LAB / f"{LAB}.ipynb")
+    assert "\x1b" not in json.dumps(autograded, ensure_ascii=False), "no escape sequence in the outputs"
+    page = pages.dom_report(browser, hostile / "mallory" / LAB / f"{LAB}.html")
+    usual = pages.dom_report(browser, hostile / "bob" / LAB / f"{LAB}.html")
+    # nbgrader's page has scripts of its own: the student's page has exactly those, no more.
+    assert page["handlers"] == usual["handlers"] == [], page["handlers"]
+    assert len(page["active"]) == len(usual["active"]), set(page["active"]) - set(usual["active"])
+    assert page["javascript_links"] == [] and page["dialogs"] == []
+    assert page["title"] == usual["title"] and "pwned" not in page["title"]
+    assert f"graded {HOSTILE_NOTEBOOK} instead" in page["text"], "the notes cell names the file as it is"
+    assert "raised ValueError: " + HOSTILE_TAG + "=HYPERLINK(" in page["text"], "the notes and outputs quote it"

@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from autograder.reports import escape
-from tests.conftest import ROOT
+from tests.conftest import ROOT, rendered_text
 from tests.lecture_style import lecture_notebook, notebook, code_cell, reference, write_notebook
 
 KOREAN_ERROR = "텐서는 2차원 이상이어야 합니다"
@@ -144,29 +144,29 @@ def test_lecture_style_submission_gets_full_marks(graded, student, lab):
 
 def test_left_out_cells_are_listed_by_cell(graded):
     out, _ = graded
-    feedback = (out / "dropout_nb" / "feedback.md").read_text(encoding="utf-8")
+    feedback = rendered_text(out / "dropout_nb" / "feedback.md")
     assert "top-level statement(s) were not run when grading" in feedback
     assert "cell 2: `%matplotlib inline` and 5 more" in feedback and "cell 4: `learning_rate = 0.001`" in feedback
 
 
 def test_the_graded_file_is_named_when_not_the_expected_one(graded):
     out, _ = graded
-    assert "graded lab09_3_dropout.ipynb; expected at lab09_3_dropout/dropout.py" in (
-        out / "top_named" / "feedback.md").read_text(encoding="utf-8")
-    assert "graded hw.zip/hw/Lab9-1 relu.ipynb" in (out / "relu_zip" / "feedback.md").read_text(encoding="utf-8")
-    assert "graded homework.ipynb (its name does not name the lab; it defines the lab's functions)" in (
-        out / "by_content" / "feedback.md").read_text(encoding="utf-8")
+    assert "graded lab09_3_dropout.ipynb; expected at lab09_3_dropout/dropout.py" in rendered_text(
+        out / "top_named" / "feedback.md")
+    assert "graded hw.zip/hw/Lab9-1 relu.ipynb" in rendered_text(out / "relu_zip" / "feedback.md")
+    assert "graded homework.ipynb (its name does not name the lab; it defines the lab's functions)" in rendered_text(
+        out / "by_content" / "feedback.md")
 
 
 def test_outputs_do_not_count_against_the_size_limit(graded):
     out, _ = graded
-    feedback = (out / "dropout_images" / "feedback.md").read_text(encoding="utf-8")
+    feedback = rendered_text(out / "dropout_images" / "feedback.md")
     assert "mostly cell outputs (outputs are not graded" in feedback and "too large" not in feedback
 
 
 def test_korean_file_is_read_as_cp949_with_its_strings_intact(graded, course, tmp_path):
     out, _ = graded
-    assert "not UTF-8; read as CP949 (Korean Windows)" in (out / "korean" / "feedback.md").read_text(encoding="utf-8")
+    assert "not UTF-8; read as CP949 (Korean Windows)" in rendered_text(out / "korean" / "feedback.md")
     from autograder.intake import collect
 
     got = collect.collect(_korean_folder(tmp_path), course, tmp_path / "clean", ["lab09_2_xavier"]).labs["lab09_2_xavier"]

@@ -24,6 +24,7 @@ BUNDLE_MODULES = [
     # the self-check's judge sessions, and the workers they talk to
     "engine/__init__.py", "engine/runner.py", "engine/judge_server.py", "engine/plugin.py", "engine/selfcheck.py",
     "boundary/__init__.py", "boundary/forkserver.py", "boundary/remote.py", "boundary/sandbox.py",
+    "boundary/linux.py", "boundary/rootfs.py", "boundary/pid1.py",
     "boundary/student.py", "boundary/traps.py", "boundary/wire.py", "boundary/worker.py", "boundary/zygote.py",
     "reports/__init__.py", "reports/model.py", "reports/files.py", "reports/results_json.py",
     "reports/feedback_md.py", "reports/grades_csv.py", "reports/escape.py", "reports/pages.py", "reports/plots.py",

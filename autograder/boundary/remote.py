@@ -62,16 +62,12 @@ class ForbiddenCall(AssertionError):
 
 
 def hidden_paths(course: config.Course, extra: list[Path] = ()) -> list[Path]:
-    """What a worker must not see: the kit except its package and virtual environments,
-    the checks (the course's own too), the course's solutions and course.toml, MNIST and its
-    test labels, plus `extra` (the class, the results)."""
-    keep = {config.PACKAGE_DIR.resolve()}
-    hidden = []
-    for entry in sorted(config.KIT_ROOT.iterdir()):
-        if entry.resolve() in keep or (entry / "pyvenv.cfg").exists():
-            continue
-        hidden.append(entry)
-    hidden += [*course.lab_dirs("checks"), course.root / "solutions", course.path]
+    """What a worker must not see besides what its root leaves out anyway (rootfs.py builds
+    the root from an allow list, so none of these is in it as a rule): the checks (the
+    course's own too), the course's solutions and course.toml, MNIST and its test labels, plus
+    `extra` (the class, the results). The zygote covers any of them that lies inside a folder
+    the root holds (defence in depth: a class folder inside the virtual environment)."""
+    hidden = [*course.lab_dirs("checks"), course.root / "solutions", course.path]
     for var in ("MNIST_DIR", "MNIST_CACHE"):
         if os.environ.get(var):
             hidden.append(Path(os.environ[var]))
@@ -93,6 +89,9 @@ class Zygote(forkserver.Server):
         except (TimeoutError, wire.WireError) as e:
             sock.close()
             raise WorkerDied(f"the worker did not start ({e})") from None
+        if not isinstance(hello, dict) or "hello" not in hello:
+            sock.close()
+            raise WorkerDied(str(hello.get("died") if isinstance(hello, dict) else hello))
         return Worker(sock, int(hello["hello"]), int(hello["pgid"]), hello.get("confinement", {}))
 
 
@@ -141,7 +140,7 @@ class Worker:
         return reply.get("ok")
 
     def _death(self, why: str) -> str:
-        try:  # the intermediate's last word says how the worker ended
+        try:  # PID 1's (or the intermediate's) last word says how the worker ended
             self.sock.settimeout(2)
             last = wire.recv(self.sock)
             if isinstance(last, dict) and "died" in last:
@@ -165,9 +164,12 @@ class Worker:
         self.sock.close()
 
 
-def zygote_args(course: config.Course) -> tuple[str, str]:
-    """The zygote's arguments for `course`: the workers' MNIST file, the course's probe folders."""
-    return str(mnist.inputs_for(course) or ""), forkserver.extra_lab_dirs(course, "probes")
+def zygote_args(course: config.Course) -> tuple[str, str, str]:
+    """The zygote's arguments for `course`: the workers' MNIST file, the course's probe
+    folders, and "none" when AUTOGRADER_SANDBOX=none forces the fallback without namespaces
+    (docs/security.md). A different setting is a different shared zygote."""
+    sandbox = "none" if os.environ.get("AUTOGRADER_SANDBOX") == "none" else "namespaces"
+    return str(mnist.inputs_for(course) or ""), forkserver.extra_lab_dirs(course, "probes"), sandbox
 
 
 def shared_zygote(course: config.Course, wait: bool = True) -> Zygote:
@@ -188,6 +190,4 @@ def spec_for(lab: config.Lab, submission: Path, device: str, *, forbidden: list[
         "forbidden": forbidden,
         "device": device, "threads": config.TORCH_THREADS, "gpu_share": gpu_share, "gpu_index": gpu_index, "limits": dataclasses.asdict(limits),
         "hidden": [str(p) for p in hidden],
-        # AUTOGRADER_SANDBOX=none forces the fallback without namespaces (docs/security.md).
-        "namespaces": os.environ.get("AUTOGRADER_SANDBOX") != "none",
     }

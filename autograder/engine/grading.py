@@ -29,6 +29,7 @@ from autograder.engine import runner
 from autograder.engine.executors import Workers, gpu_count
 from autograder.intake import collect as intake
 from autograder.intake.collect import LabIntake
+from autograder.reports import escape
 from autograder.reports.files import read_results
 from autograder.reports.model import lab_record
 from autograder.reports.results_json import FILE as RESULTS_FILE
@@ -148,7 +149,7 @@ def grade_students(course: config.Course, jobs: dict[str, list[str]], prepare: P
             on_lab(student, lab, record, reused)
         with lock:
             counts["reused" if reused else "graded"] += 1
-            bar.set_postfix_str(f"{student}/{lab}", refresh=False)
+            bar.set_postfix_str(escape.terminal(f"{student}/{lab}"), refresh=False)
             bar.update()
 
     try:

@@ -7,9 +7,10 @@ about 3.5 s of imports before its first check; forked from here it starts in mil
 The judges run no student code (that happens in the zygote's confined workers), so forking
 them from a shared parent shares nothing a student could touch.
 
-Usage: python -m autograder.engine.judge_server SOCKET [MNIST_CACHE_DIR] [CHECK_DIRS]
+Usage: python -I -c ... autograder.engine.judge_server SOCKET [MNIST_CACHE_DIR] [CHECK_DIRS]
+(forkserver.helper_command: isolated mode, the kit's root first on sys.path)
 Per connection (forkserver.py forks a child for it, which forks the session):
-    client -> {"args": pytest's arguments, "cwd": ..., "env": {...}}
+    client -> {"args": pytest's arguments, "cwd": a folder of the kit's, "env": {...}}
     server -> {"pid": the session's pid, also its process group}
     server -> {"exit": returncode}   (negative: killed by that signal), when it ends
 """
@@ -41,7 +42,7 @@ def _session(spec: dict) -> int:
     return int(pytest.main(list(spec["args"])))
 
 
-def _handle(conn: socket.socket) -> None:
+def _handle(conn: socket.socket, slot: int) -> None:
     conn.settimeout(30)
     spec = wire.recv(conn)
     conn.settimeout(None)

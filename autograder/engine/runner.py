@@ -50,9 +50,12 @@ def _unfinished(events: list[dict]) -> dict | None:
 
 def _pytest_args(lab: config.Lab, workdir: Path, report: Path, course: config.Course,
                  only: list[str], device: str | None) -> list[str]:
+    checks = course.lab_file("checks", lab.id)
+    # The kit's own ini, rootdir and plugins; no conftest.py from anywhere (a submission's
+    # copy, the folder the grader was started in): the session decides grades.
     args = [
-        str(course.lab_file("checks", lab.id)),
-        "-c", str(config.CHECKS_DIR / "pytest.ini"),
+        str(checks),
+        "-c", str(config.CHECKS_DIR / "pytest.ini"), "--rootdir", str(checks.parent), "--noconftest",
         "-p", "autograder.engine.plugin", "-p", "pytest_timeout", "-p", "no:cacheprovider",
         "--assert=plain", "-q", "--no-header",
         "--lab", lab.id, "--submission", str(workdir), "--report", str(report),
@@ -133,7 +136,8 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
     outcomes: dict[str, CheckOutcome] = {}
     meta: dict = {}
     sandbox: dict = {}
-    env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", AUTOGRADER_GPU_SHARE=str(gpu_share),
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+    env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", AUTOGRADER_GPU_SHARE=str(gpu_share),
                AUTOGRADER_GPU_INDEX="" if gpu_index is None else str(gpu_index))
     # Out of the workers' sight besides the kit's own folders: the class, the results, MNIST.
     env["AUTOGRADER_HIDE"] = os.pathsep.join(str(p) for p in [*hide, course.mnist_cache])
@@ -150,7 +154,8 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
         remaining = list(wanted)
         while remaining:
             report.unlink(missing_ok=True)
-            session = judges.launch(_pytest_args(lab, workdir, report, course, remaining, device), workdir, env)
+            # The session works in this run's own folder, never in the submission's copy.
+            session = judges.launch(_pytest_args(lab, workdir, report, course, remaining, device), tmp, env)
             code, killed_for = _run_once(session, report, lab, course.import_timeout_s)
             events = _read_report(report)
             for event in events:

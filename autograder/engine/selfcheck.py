@@ -2,7 +2,9 @@
 
 It finds the student's work exactly as grading does: the same intake (intake/collect.py)
 reads PATH, so a notebook, a renamed file or a pasted notebook is found, or refused, the
-same way, and the same code of it is checked (intake/graded.py).
+same way, and the same code of it is checked (intake/graded.py). The messages quote the
+student's exceptions and the path is the student's: they are shown with their escape
+sequences removed, and never parsed as rich's [markup] (reports/escape.py).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape as rich_escape
 from rich.table import Table
+from rich.text import Text
 
 from autograder.course import config
 from autograder.engine import runner
@@ -86,7 +89,7 @@ def self_check(course: config.Course, lab_id: str, path: Path, device: str | Non
         most += check.points
         style = "green" if passed else "red"
         table.add_row(check.id, f"{check.points if passed else 0:g}/{check.points:g}",
-                      f"[{style}]{outcome.status}[/]", rich_escape(terminal(outcome.message)))
+                      Text(outcome.status, style=style), Text(terminal(outcome.message)))
     console.print(table)
     hidden = lab.hidden_count
     console.print(f"Public checks: {got:g} of {most:g} points on {run.device or 'cpu'}. "

@@ -1,10 +1,15 @@
-"""feedback.md: one student's readable report, lab by lab and check by check."""
+"""feedback.md: one student's readable report, lab by lab and check by check.
+
+Everything the student controls (their name or folder name, the notes on what they handed
+in, the checks' messages, which quote their exceptions) is escaped as markdown text
+(reports/escape.py): it reads as written and never becomes markup."""
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
 from autograder.course import config
+from autograder.reports import escape
 from autograder.reports.files import write_atomic
 from autograder.reports.model import lab_grade
 
@@ -13,7 +18,7 @@ FILE = "feedback.md"
 
 def feedback_markdown(student: str, course: config.Course, records: dict[str, dict]) -> str:
     out = io.StringIO()
-    out.write(f"# Feedback for {student}\n\n{course.name}\n\n")
+    out.write(f"# Feedback for {escape.markdown(student)}\n\n{course.name}\n\n")
     out.write("| lab | score | status |\n| --- | --- | --- |\n")
     for lab_id, record in records.items():
         grade = lab_grade(course, lab_id, record)
@@ -28,11 +33,11 @@ def feedback_markdown(student: str, course: config.Course, records: dict[str, di
         if record.get("device"):
             out.write(f"Graded on {record['device']} with torch {record['torch']}.\n\n")
         for note in record.get("notes", []):
-            out.write(f"> Note: {note}\n")
+            out.write(f"> Note: {escape.markdown(note)}\n")
         if record.get("notes"):
             out.write("\n")
         if record.get("message"):  # not graded at all: one line for the lab, not one per check
-            out.write(f"**{record['status'].upper()}** (0/{lab.max_points:g}): {record['message']}\n")
+            out.write(f"**{record['status'].upper()}** (0/{lab.max_points:g}): {escape.markdown(record['message'])}\n")
             continue
         for check in lab.checks:
             outcome = record["checks"].get(check.id, {"status": "error", "message": "not run"})
@@ -40,7 +45,7 @@ def feedback_markdown(student: str, course: config.Course, records: dict[str, di
             points = check.points if outcome["status"] == "passed" else 0
             line = f"- **{check.id}** ({points:g}/{check.points:g}) {mark}"
             if outcome["status"] != "passed" and outcome["message"]:
-                line += f": {outcome['message']}"
+                line += f": {escape.markdown(outcome['message'])}"
             out.write(line + "\n")
     return out.getvalue()
 

@@ -2,7 +2,9 @@
 
 `score` is the final score; `raw_score` is what the checks earned and `penalty` what lateness
 cost (course/late.py), so score = raw_score - penalty. The late columns come last so that
-readers of the first five columns are unaffected."""
+readers of the first five columns are unaffected. The student's name (their folder's) is
+the one cell a student controls: it is written so that a spreadsheet reads it as text,
+never as a formula (reports/escape.py)."""
 from __future__ import annotations
 
 import csv
@@ -10,6 +12,7 @@ import io
 from pathlib import Path
 
 from autograder.course import config
+from autograder.reports import escape
 from autograder.reports.files import read_class, write_atomic
 from autograder.reports.model import lab_grade, lab_records
 from autograder.reports.results_json import FILE as RESULTS_FILE
@@ -32,7 +35,7 @@ def write(out: Path, course: config.Course) -> Path:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
     for student, lab_id, record, grade in class_grades(out, course):
-        writer.writerow([student, lab_id, f"{grade.score:g}", f"{grade.max:g}", record["status"],
+        writer.writerow([escape.csv_cell(student), lab_id, f"{grade.score:g}", f"{grade.max:g}", record["status"],
                          f"{grade.raw:g}", grade.late.days, f"{grade.penalty:g}"])
     path = out / FILE
     write_atomic(path, buf.getvalue())

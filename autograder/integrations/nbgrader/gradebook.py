@@ -42,6 +42,7 @@ from autograder.engine import grading
 from autograder.intake import collect as intake
 from autograder.intake import notebooks as nbextract
 from autograder.intake.collect import LabIntake
+from autograder.reports import escape
 from autograder.reports.files import write_atomic
 from autograder.reports.model import lab_grade
 
@@ -239,8 +240,11 @@ def _cell_output(record: dict, check_ids: list[str], points: float) -> list[dict
         text = "".join(f"{c}: passed\n" for c in check_ids) + f"({points:g} of {points:g} points)\n"
         return [{"output_type": "stream", "name": "stdout", "text": text}]
     failed = [c for c in check_ids if record["checks"].get(c, {}).get("status") != "passed"]
+    # Outputs are shown as text (nbconvert escapes them as HTML) but their escape sequences
+    # would be read as colours and cursor moves: the student's words lose them.
     message = "; ".join(f"{c}: {record['checks'].get(c, {}).get('status', 'not run')}: "
-                        f"{record['checks'].get(c, {}).get('message') or record.get('message', '')}" for c in failed)
+                        f"{escape.terminal(record['checks'].get(c, {}).get('message') or record.get('message', ''))}"
+                        for c in failed)
     return [{"output_type": "error", "ename": "AssertionError", "evalue": message,
              "traceback": [f"AssertionError: {message}"]}]
 
@@ -321,11 +325,13 @@ def autograded_notebook(nb: NotebookSpec, student_nb: dict | None, record: dict,
         if cell["cell_type"] == "code" and gid in nb.checks:
             cell["outputs"] = _cell_output(record, nb.checks[gid], nb.points[gid])
     if notes or record["status"] != "graded":
+        # A markdown cell: nbconvert renders it, raw HTML included, so the student's words in it
+        # (file names, exception messages) are escaped as markdown text.
         text = "**Autograder notes** (the course's grader)\n\n"
         if record["status"] != "graded":
             first = next(iter(record["checks"].values()), {})
-            text += f"- status: {record['status']}: {record.get('message') or first.get('message', '')}\n"
-        text += "".join(f"- {n}\n" for n in notes)
+            text += f"- status: {record['status']}: {escape.markdown(record.get('message') or first.get('message', ''))}\n"
+        text += "".join(f"- {escape.markdown(n)}\n" for n in notes)
         cells.insert(0, {"cell_type": "markdown", "metadata": {"autograder": {"role": "notes"}}, "source": text})
     for i, cell in enumerate(cells):
         cell["id"] = f"cell-{i}"
