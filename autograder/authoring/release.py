@@ -25,7 +25,7 @@ BUNDLE_MODULES = [
     "boundary/__init__.py", "boundary/forkserver.py", "boundary/remote.py", "boundary/sandbox.py",
     "boundary/student.py", "boundary/traps.py", "boundary/wire.py", "boundary/worker.py", "boundary/zygote.py",
     "reports/__init__.py", "reports/model.py", "reports/files.py", "reports/results_json.py",
-    "reports/feedback_md.py", "reports/grades_csv.py", "reports/escape.py",
+    "reports/feedback_md.py", "reports/grades_csv.py", "reports/shared_files.py", "reports/escape.py",
     # the test cells of the course's notebooks
     "integrations/__init__.py", "integrations/nbgrader/__init__.py", "integrations/nbgrader/cells.py",
 ]

@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from autograder.course import config
-from autograder.reports import feedback_md, grades_csv, results_json
+from autograder.reports import feedback_md, grades_csv, results_json, shared_files
 
 STUDENT_WRITERS = [results_json.write, feedback_md.write]
-CLASS_WRITERS = [grades_csv.write]
+CLASS_WRITERS = [grades_csv.write, shared_files.write]
 
 
 def write_student(out: Path, student: str, course: config.Course, records: dict[str, dict]) -> None:

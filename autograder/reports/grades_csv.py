@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 from autograder.course import config
-from autograder.reports.files import read_results, write_atomic
+from autograder.reports.files import class_results, write_atomic
 from autograder.reports.model import lab_score
 from autograder.reports.results_json import FILE as RESULTS_FILE
 
@@ -19,13 +19,10 @@ def write(out: Path, course: config.Course) -> Path:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for folder in sorted(p for p in out.iterdir() if p.is_dir()):
-        results = read_results(folder / RESULTS_FILE)
-        if not results:
-            continue
+    for student, results in class_results(out, RESULTS_FILE):
         for lab_id, record in results["extra_data"]["labs"].items():
             got, most = lab_score(course.lab(lab_id), record)
-            writer.writerow([folder.name, lab_id, f"{got:g}", f"{most:g}", record["status"]])
+            writer.writerow([student, lab_id, f"{got:g}", f"{most:g}", record["status"]])
     path = out / FILE
     write_atomic(path, buf.getvalue())
     return path
