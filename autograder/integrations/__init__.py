@@ -1,6 +1,6 @@
 """Integrations with the platforms courses run on, each at the edge of the kit: it turns the
 platform's submissions into students and labs, and the kit's results into the platform's
-format. nbgrader/ is the first.
+format (nbgrader/), or grades on the platform's machines (ray/, an executor for a cluster).
 
-May import: autograder.course, .intake, .engine, .reports, .authoring.
+May import: autograder.course, .intake, .boundary, .engine, .reports, .authoring.
 """
