@@ -10,7 +10,8 @@ from autograder.course import config
 
 # Instructor commands need modules that the student bundle leaves out.
 INSTRUCTOR_MODULES = {"grade": "engine/grading.py", "release": "authoring/release.py", "stubs": "authoring/stubs.py",
-                      "calibrate": "authoring/calibrate.py", "nbgrader": "integrations/nbgrader/course_dir.py"}
+                      "calibrate": "authoring/calibrate.py", "nbgrader": "integrations/nbgrader/course_dir.py",
+                      "gradescope": "integrations/gradescope/bundle.py", "export": "integrations/canvas.py"}
 
 
 def _available(command: str) -> bool:
@@ -71,6 +72,10 @@ def _parser() -> argparse.ArgumentParser:
                             "holds nbgrader_config.py and submitted/)")
         g.add_argument("--assignment", default=None,
                        help="with --nbgrader: comma-separated assignments (lab ids); default: all submitted")
+        g.add_argument("--submitted-at", type=Path, default=None, metavar="TIMES.csv",
+                       help="a CSV student,lab,time of when each lab was handed in, for course.toml's [late] "
+                            "penalties (docs/late.md); an empty lab means every lab of the student. With --nbgrader, "
+                            "nbgrader's timestamp.txt gives the times")
     if _available("release"):
         r = sub.add_parser("release", help="write the student bundle")
         r.add_argument("out", type=Path)
@@ -84,6 +89,28 @@ def _parser() -> argparse.ArgumentParser:
         n.add_argument("--exchange", default=None,
                        help="nbgrader exchange root (default: kept, else /srv/nbgrader/exchange)")
         n.add_argument("--labs", default=None, help="comma-separated lab ids (default: all)")
+    if _available("gradescope"):
+        gs = sub.add_parser("gradescope", help="write a Gradescope autograder bundle (docs/gradescope.md)")
+        gs.add_argument("out", type=Path, help="the zip to write, e.g. dnn-autograder.zip")
+        gs.add_argument("--labs", default=None,
+                        help="comma-separated lab ids this assignment grades (default: all, one assignment for the unit)")
+        gs.add_argument("--mnist", type=Path, default=None, metavar="DIR",
+                        help="put the four MNIST idx files of DIR in the bundle (default: setup.sh downloads them)")
+        gs.add_argument("--workers", default="auto",
+                        help="labs graded at once on Gradescope (default auto: one per CPU of the container)")
+    if _available("export"):
+        e = sub.add_parser("export", help="grades in an LMS's import format (docs/lms-export.md)")
+        e.add_argument("lms", choices=["canvas"], help="the LMS: canvas (its gradebook import CSV)")
+        e.add_argument("results", type=Path, help="the --out folder of `autograder grade` (OUT/<student>/results.json)")
+        e.add_argument("--roster", type=Path, required=True,
+                       help="Canvas's gradebook export (Grades > Export), or a CSV with its columns Student, ID, "
+                            "SIS Login ID and optionally SIS User ID, Section")
+        e.add_argument("--out", type=Path, required=True, help="the CSV to write and import into Canvas")
+        e.add_argument("--login-column", default="SIS Login ID",
+                       help="the roster column that holds the kit's student names (default: SIS Login ID)")
+        e.add_argument("--assignment", action="append", default=[], metavar="LAB=ID",
+                       help="a lab's Canvas assignment id, when the roster has no column named after the lab's title "
+                            "(repeat for each lab)")
     if _available("calibrate"):
         k = sub.add_parser("calibrate", help="measure the reference's MNIST accuracy over seeds")
         k.add_argument("--seeds", type=int, default=10)
@@ -160,11 +187,19 @@ def _grade(args, course: config.Course, executor) -> int:
         print(summary.grades_csv.read_text(), end="")
         return 0
 
-    from autograder.engine.grading import grade_class
+    from autograder.engine.grading import find_students, grade_class
+    from autograder.intake.submission_times import read_times
+    from autograder.reports import escape
 
     labs = args.labs.split(",") if args.labs else None
-    summary = grade_class(course, args.submissions, args.out, labs=labs, workers=workers,
-                          device=args.device, progress=not args.no_progress, executor=executor)
+    times = read_times(args.submitted_at, course) if args.submitted_at else None
+    if times:
+        strangers = sorted({s for s, _ in times} - {p.name for p in find_students(args.submissions)})
+        if strangers:
+            print(f"{args.submitted_at}: times for students not in {args.submissions}, unused: "
+                  f"{', '.join(escape.terminal(s) for s in strangers)}", file=sys.stderr)
+    summary = grade_class(course, args.submissions, args.out, labs=labs, workers=workers, device=args.device,
+                          progress=not args.no_progress, submitted_at=times, executor=executor)
     shared = f" ({summary.shared} identical to another student's and graded once)" if summary.shared else ""
     print(f"{summary.students} students: {summary.graded} labs graded{shared}, {summary.reused} unchanged "
           f"and kept; grades in {summary.grades_csv}")
@@ -221,6 +256,40 @@ def _run(args, course: config.Course) -> int:
         written = write_course(course, args.course_dir, course_id=args.course_id, exchange=args.exchange, labs=labs)
         print("\n".join(f"wrote {p}" for p in written) or f"{args.course_dir} is up to date")
         print(f"next: cd {args.course_dir} && nbgrader generate_assignment LAB (see docs/nbgrader.md)")
+        return 0
+
+    if args.command == "gradescope":
+        from autograder.integrations.gradescope.bundle import build_bundle
+
+        labs = args.labs.split(",") if args.labs else list(course.labs)
+        path = build_bundle(course, args.out, labs=labs, mnist_dir=args.mnist, workers=args.workers)
+        points = sum(course.lab(lab).max_points for lab in labs)
+        print(f"Gradescope autograder bundle written to {path} ({path.stat().st_size / 1e6:.1f} MB): "
+              f"{', '.join(labs)}, {points:g} points. Upload it under Configure Autograder "
+              f"(base image Ubuntu 22.04) and set the assignment's points to {points:g} (docs/gradescope.md).")
+        return 0
+
+    if args.command == "export":
+        from autograder.integrations.canvas import export_canvas
+        from autograder.reports import escape
+
+        ids = {}
+        for item in args.assignment:
+            lab, sep, number = item.partition("=")
+            if not sep:
+                raise ValueError(f"--assignment {item}: expected LAB=ID, e.g. lab08_1_perceptron=10101")
+            ids[lab.strip()] = number.strip()
+        done = export_canvas(course, args.results, args.roster, args.out, login=args.login_column, assignment_ids=ids)
+        print(f"{len(done.matched)} students written to {done.path}")
+        for title in done.new_assignments:
+            print(f"column {title!r}: no assignment of that name in the roster; Canvas will offer to create it "
+                  f"(or give its id: --assignment LAB=ID)")
+        if done.not_graded:
+            print(f"on the roster but not graded ({len(done.not_graded)}; their cells are blank, Canvas keeps their "
+                  f"grades): {'; '.join(escape.terminal(s) for s in done.not_graded)}", file=sys.stderr)
+        if done.not_on_roster:
+            print(f"graded but not on the roster ({len(done.not_on_roster)}; not in {done.path}): "
+                  f"{'; '.join(escape.terminal(s) for s in done.not_on_roster)}", file=sys.stderr)
         return 0
 
     if args.command == "calibrate":

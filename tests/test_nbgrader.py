@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import datetime as dt
 import json
 import os
 import subprocess
@@ -364,3 +365,27 @@ def test_statements_besides_definitions_are_left_out_of_solution_cells():
     exec(got.source, namespace)  # the failing `f() + None` is not run
     assert namespace["f"]() == 1 and namespace["g"]() == 2 and namespace["h"]() == 3
     assert "cell 1 (a): `f() + None`; cell 2 (b): `%matplotlib inline`" in " ".join(got.notes)
+
+
+def test_late_rule_reaches_grades_and_gradebook_without_regrading(world, tampered, course, tmp_path, capsys):
+    """With [late] in course.toml, the kit's penalty, from nbgrader's timestamp.txt, goes to
+    grades.csv and to nbgrader's gradebook (so `nbgrader export` agrees); every lab is kept."""
+    from nbgrader.utils import parse_utc
+
+    course_dir = world["course_dir"]
+    stamp = parse_utc((course_dir / "submitted" / "alice" / LAB / "timestamp.txt").read_text().strip())
+    due = stamp.replace(tzinfo=dt.timezone.utc) - dt.timedelta(days=1, hours=1)  # 2 started days late
+    late_course = tmp_path / "course.toml"
+    late_course.write_text(course.path.read_text() + f"\n[late]\ndue = {due.isoformat()}\npercent_per_day = 10\n")
+    capsys.readouterr()
+    assert cli.main(["--course", str(late_course), "grade", "--nbgrader", str(course_dir), "--assignment", LAB,
+                     "--out", str(world["out"]), "--no-progress", "--device", "cpu"]) == 0
+    assert " 0 labs graded" in capsys.readouterr().out
+    full = course.lab(LAB).max_points
+    with open(world["out"] / "grades.csv", newline="") as f:
+        alice = next(r for r in csv.DictReader(f) if r["student"] == "alice")
+    assert (alice["raw_score"], alice["late_days"]) == (f"{full:g}", "2")
+    assert float(alice["score"]) == pytest.approx(0.8 * full)
+    exported = _export(course_dir, world["env"], "grades-late.csv")
+    assert exported["alice"] == (pytest.approx(0.8 * full), full)
+    assert exported["carol"] == (0.0, full)  # nothing earned, nothing deducted

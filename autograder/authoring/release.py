@@ -18,7 +18,7 @@ from autograder.course import config
 # (checks/ and probes/ are pruned to the public checks below.)
 BUNDLE_MODULES = [
     "__init__.py", "__main__.py", "cli.py", "notebook.py",
-    "course/__init__.py", "course/config.py", "course/mnist.py", "course/seeding.py",
+    "course/__init__.py", "course/config.py", "course/late.py", "course/mnist.py", "course/seeding.py",
     "intake/__init__.py", "intake/collect.py", "intake/encoding.py", "intake/graded.py", "intake/notebooks.py",
     # the self-check's judge sessions, and the workers they talk to
     "engine/__init__.py", "engine/runner.py", "engine/judge_server.py", "engine/plugin.py", "engine/selfcheck.py",

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import datetime as dt
 import os
 import tomllib
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,26 @@ class Resources:
     cpus: float = 1.0  # cores kept busy: the judge session and the worker take turns on one
     memory_mb: int = 512  # what one lab in flight adds to its node's memory, with headroom
     gpus: float = 0.0625  # the fraction of a GPU it takes on CUDA; its worker's allocator is capped to match
+
+
+@dataclass(frozen=True)
+class LatePolicy:
+    """course.toml's [late] table: when labs are due and what lateness costs (docs/late.md).
+    The rule itself is course/late.py's. Due dates are timezone-aware."""
+
+    due: dt.datetime | None = None  # every lab's due date, unless `due_dates` names the lab
+    due_dates: dict[str, dt.datetime] = field(default_factory=dict)  # lab id -> its own due date
+    timezone: str | None = None  # IANA name: due dates and submission times written without an offset are in it
+    grace_minutes: float = 0.0  # the due date moves this much later for everyone
+    percent_per_day: float = 0.0  # of the score earned, per started day late
+    max_days: int | None = None  # later than this many days: zero; None: no limit
+
+    def due_for(self, lab_id: str) -> dt.datetime | None:
+        """The lab's due date, or None when it has none (never late)."""
+        return self.due_dates.get(lab_id, self.due)
+
+    def zone(self) -> dt.tzinfo | None:
+        return zoneinfo.ZoneInfo(self.timezone) if self.timezone else None
 
 
 @dataclass(frozen=True)
@@ -113,6 +135,7 @@ class Course:
     path: Path
     raw: dict[str, Any]
     limits: Limits = Limits()
+    late: LatePolicy | None = None  # None: no [late] table, no penalties
 
     def lab(self, lab_id: str) -> Lab:
         try:
@@ -146,6 +169,77 @@ class Course:
 
 
 _CHECK_KEYS = {"points", "public", "timeout_s"}
+_LATE_KEYS = {"due", "due_dates", "timezone", "grace_minutes", "percent_per_day", "max_days"}
+
+
+def _zone(name: object, where: str) -> zoneinfo.ZoneInfo:
+    try:
+        if not isinstance(name, str):
+            raise ValueError
+        return zoneinfo.ZoneInfo(name)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise ValueError(f"{where}: timezone must be an IANA time zone name such as \"Asia/Seoul\" or \"UTC\", "
+                         f"found {name!r}") from None
+
+
+def aware_time(value: object, zone: dt.tzinfo | None, where: str) -> dt.datetime:
+    """A date and time with its time zone: a TOML date-time or an ISO 8601 string
+    ("2026-04-10T23:59:00+09:00", "2026-04-10 23:59"); one written without an offset is in
+    `zone`. Raises ValueError, naming `where`, for a date alone, a time alone, anything
+    else, or a time without offset when `zone` is None."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{where}: {value!r} is not a date and time; write it as "
+                             f"2026-04-10T23:59:00 (ISO 8601, optionally with an offset like +09:00)") from None
+    if not isinstance(value, dt.datetime):
+        kind = "a date without a time" if isinstance(value, dt.date) else f"{type(value).__name__} {value!r}"
+        raise ValueError(f"{where}: expected a date and time such as 2026-04-10T23:59:00, found {kind}")
+    if value.tzinfo is None:
+        if zone is None:
+            raise ValueError(f"{where}: {value.isoformat()} has no time zone; add an offset "
+                             f"(2026-04-10T23:59:00+09:00) or set [late] timezone in course.toml")
+        value = value.replace(tzinfo=zone)
+    return value
+
+
+def _number(table: dict, key: str, where: str, low: float, high: float | None = None, integer: bool = False):
+    value = table[key]
+    ok = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
+    if not ok or value < low or (high is not None and value > high):
+        span = f"from {low:g} to {high:g}" if high is not None else f">= {low:g}"
+        raise ValueError(f"{where}: {key} must be {'a whole number' if integer else 'a number'} {span}, "
+                         f"found {value!r}")
+    return value
+
+
+def load_late_policy(raw: dict, labs: dict[str, "Lab"], path: Path) -> LatePolicy | None:
+    """[late] of course.toml, or None when the table is absent; errors name the key at fault."""
+    if "late" not in raw:
+        return None
+    table, where = raw["late"], f"{path}: [late]"
+    if not isinstance(table, dict):
+        raise ValueError(f"{where} must be a table")
+    unknown = set(table) - _LATE_KEYS
+    if unknown:
+        raise ValueError(f"{where} has unknown keys {sorted(unknown)}; the keys are {sorted(_LATE_KEYS)}")
+    zone = _zone(table["timezone"], where) if "timezone" in table else None
+    due = aware_time(table["due"], zone, f"{where} due") if "due" in table else None
+    per_lab = table.get("due_dates", {})
+    if not isinstance(per_lab, dict):
+        raise ValueError(f"{where} due_dates must be a table of lab id = due date")
+    strangers = set(per_lab) - set(labs)
+    if strangers:
+        raise ValueError(f"{where} due_dates names labs the course does not have: {sorted(strangers)}; "
+                         f"the labs are {', '.join(labs)}")
+    due_dates = {lab: aware_time(value, zone, f"{path}: [late.due_dates] {lab}") for lab, value in per_lab.items()}
+    return LatePolicy(
+        due=due, due_dates=due_dates, timezone=table.get("timezone"),
+        grace_minutes=float(_number(table, "grace_minutes", where, 0)) if "grace_minutes" in table else 0.0,
+        percent_per_day=float(_number(table, "percent_per_day", where, 0, 100)) if "percent_per_day" in table else 0.0,
+        max_days=_number(table, "max_days", where, 0, integer=True) if "max_days" in table else None,
+    )
 
 
 def api_names(source: str) -> tuple[str, ...]:
@@ -229,4 +323,5 @@ def load_course(path: str | Path | None = None) -> Course:
         path=path.resolve(),
         raw=raw,
         limits=Limits(**{k: int(v) for k, v in sandbox.items()}),
+        late=load_late_policy(raw, labs, path),
     )

@@ -68,6 +68,15 @@ def _verify(raw_dir: Path) -> None:
             )
 
 
+def source_files(source: Path) -> list[Path]:
+    """The four idx files in `source` (each plain or .gz, as `--from` takes them), after
+    checking their SHA-256. Raises MnistError when one is missing or is not MNIST."""
+    with tempfile.TemporaryDirectory() as tmp:
+        _import_raw(Path(source), Path(tmp))
+        _verify(Path(tmp))
+    return [source / name if (source / name).is_file() else source / f"{name}.gz" for name in SHA256]
+
+
 def prepare(cache_dir: Path, source: Path | None = None, download: bool = False) -> Path:
     """Make `cache_dir/mnist-tensors.pt` from idx files in `source`, or by downloading.
 

@@ -14,7 +14,9 @@ the reports.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
+import json
 import tempfile
 import threading
 from collections.abc import Callable
@@ -26,6 +28,7 @@ from tqdm import tqdm
 
 from autograder import reports
 from autograder.course import config, mnist
+from autograder.course.late import Submitted
 from autograder.engine import runner
 from autograder.engine.executors import Executor, Workers, gpu_count
 from autograder.intake import collect as intake
@@ -67,9 +70,20 @@ def _hash_tree(h, folder: Path) -> None:
             h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
 
 
+# course.toml tables that decide no grade: [late] only sets penalties, which the reports
+# compute from the stored submission times, so changing it regrades nothing; nor does a
+# lab's [labs.<lab>.resources] (what a cluster reserves for it).
+NOT_GRADING = ("late",)
+
+
 def kit_fingerprint(course: config.Course) -> str:
-    """Changes whenever the checks, the grading code or course.toml change."""
-    h = hashlib.sha256(course.path.read_bytes())
+    """Changes whenever the checks, the grading code or course.toml's settings change
+    (its [late] table, the labs' [resources] and its comments aside)."""
+    settings = {k: v for k, v in course.raw.items() if k not in NOT_GRADING}
+    if "labs" in settings:  # a lab's [resources] say where it may be graded, not how
+        settings["labs"] = {lab: {k: v for k, v in table.items() if k != "resources"}
+                            for lab, table in settings["labs"].items()}
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     _hash_tree(h, config.PACKAGE_DIR)
     for kind in ("checks", "probes"):
         for folder in course.lab_dirs(kind)[1:]:  # a course's own labs
@@ -143,19 +157,23 @@ def grade_students(course: config.Course, jobs: dict[str, list[str]], prepare: P
             running = {}
             for lab in jobs[student]:
                 got = taken[lab]
+                # The submission time decides no grade (it is not in the fingerprint); a new one
+                # replaces the stored one, which is kept when none is given.
+                when = got.submitted.record() if got.submitted else old.get(lab, {}).get("submitted")
                 fp = lab_fingerprint(kit, device, got.folder, f"{got.status}\0{got.message}\0{got.notes}")
                 if old.get(lab, {}).get("fingerprint") == fp:
-                    finished(student, lab, records, old[lab], reused=True)
+                    finished(student, lab, records, _stamped(old[lab], when), reused=True)
                 elif got.folder is None:
                     run = runner.not_gradable(course, lab, got.status, got.message)
-                    finished(student, lab, records, lab_record(run, fp, got.notes))
+                    finished(student, lab, records, _stamped(lab_record(run, fp, got.notes), when))
                 else:
                     content = content_hash(lab, got.folder)
                     future, shared = grade_once(lab, got.folder, content)
-                    running[future] = (lab, fp, got.notes, content, shared)
+                    running[future] = (lab, fp, got.notes, when, content, shared)
             for future in as_completed(running):  # each lab's grade is written as soon as it is known
-                lab, fp, notes, content, shared = running[future]
-                finished(student, lab, records, lab_record(future.result(), fp, notes, content), shared=shared)
+                lab, fp, notes, when, content, shared = running[future]
+                record = lab_record(future.result(), fp, notes, content)
+                finished(student, lab, records, _stamped(record, when), shared=shared)
         return records
 
     def finished(student: str, lab: str, records: dict, record: dict, reused: bool = False,
@@ -187,20 +205,39 @@ def grade_students(course: config.Course, jobs: dict[str, list[str]], prepare: P
     return ClassSummary(len(jobs), counts["graded"], counts["reused"], grades, counts["shared"])
 
 
+def intake_labs(folder: Path, course: config.Course, dest: Path, labs: list[str],
+                submitted: Callable[[str], Submitted | None] = lambda lab: None) -> dict[str, LabIntake]:
+    """What `folder` holds, taken in (intake.collect) as one LabIntake per lab under `dest`,
+    with the notes on the submission as a whole in every lab's and `submitted(lab)` as the
+    lab's submission time: the `prepare` of grade_students for a folder of one student."""
+    taken = intake.collect(folder, course, dest, labs)
+    return {lab: dataclasses.replace(got, notes=taken.notes + got.notes, submitted=submitted(lab))
+            for lab, got in taken.labs.items()}
+
+
+def _stamped(record: dict, submitted: dict | None) -> dict:
+    """The lab record with its submission time (late.Submitted.record()), when one is known."""
+    return {**record, "submitted": submitted} if submitted else record
+
+
 def grade_class(course: config.Course, submissions: Path, out: Path, *, labs: list[str] | None = None,
                 workers: int = 1, device: str | None = None, progress: bool = True,
+                submitted_at: dict[tuple[str, str], dt.datetime] | None = None,
                 executor: Executor | None = None) -> ClassSummary:
     """Grade a class folder (one folder per student, each holding what the student handed
-    in: lab folders, archives, notebooks; intake sorts it out), on `executor` when given."""
+    in: lab folders, archives, notebooks; intake sorts it out), on `executor` when given.
+    `submitted_at` maps (student, lab) to the time the lab was handed in, for the late rule
+    (course/late.py)."""
     labs = labs or list(course.labs)
     for lab in labs:
         course.lab(lab)  # unknown lab ids fail before any work
     students = {s.name: s for s in find_students(submissions)}
 
+    times = submitted_at or {}
+
     def prepare(student: str, wanted: list[str], dest: Path) -> dict[str, LabIntake]:
-        taken = intake.collect(students[student], course, dest, wanted)
-        # Notes on the submission as a whole go with every lab's feedback.
-        return {lab: dataclasses.replace(got, notes=taken.notes + got.notes) for lab, got in taken.labs.items()}
+        return intake_labs(students[student], course, dest, wanted,
+                           lambda lab: Submitted(times[student, lab]) if (student, lab) in times else None)
 
     return grade_students(course, {s: list(labs) for s in students}, prepare, out, executor=executor,
                           workers=workers, device=resolve_device(device or course.device), progress=progress,

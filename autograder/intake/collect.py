@@ -34,6 +34,7 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 from autograder.course import config
+from autograder.course.late import Submitted
 from autograder.intake import encoding, graded, notebooks
 
 MAX_FILE = 2 << 20  # a lab's source (a .py file, a notebook's cells without outputs) beyond 2 MiB is not a lab
@@ -52,6 +53,7 @@ class LabIntake:
     message: str = ""  # why it is not ok
     notes: list[str] = field(default_factory=list)  # what was skipped or converted
     graded: str = ""  # the file graded, as it sits in the submission
+    submitted: Submitted | None = None  # when it was handed in, if the platform says (the late rule)
 
 
 @dataclass

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from autograder.course import config
 from autograder.reports.files import write_atomic
-from autograder.reports.model import lab_score
+from autograder.reports.model import lab_grade
 
 FILE = "feedback.md"
 
@@ -16,11 +16,15 @@ def feedback_markdown(student: str, course: config.Course, records: dict[str, di
     out.write(f"# Feedback for {student}\n\n{course.name}\n\n")
     out.write("| lab | score | status |\n| --- | --- | --- |\n")
     for lab_id, record in records.items():
-        got, most = lab_score(course.lab(lab_id), record)
-        out.write(f"| {lab_id} | {got:g} / {most:g} | {record['status']} |\n")
+        grade = lab_grade(course, lab_id, record)
+        late = f" (late: {grade.raw:g} less {grade.penalty:g})" if grade.late.days else ""
+        out.write(f"| {lab_id} | {grade.score:g} / {grade.max:g}{late} | {record['status']} |\n")
     for lab_id, record in records.items():
         lab = course.lab(lab_id)
         out.write(f"\n## {lab.title}\n\n")
+        grade = lab_grade(course, lab_id, record)
+        if grade.late.days:
+            out.write(f"**Late:** {grade.late.reason}; {grade.penalty:g} of {grade.raw:g} points deducted.\n\n")
         if record.get("device"):
             out.write(f"Graded on {record['device']} with torch {record['torch']}.\n\n")
         for note in record.get("notes", []):

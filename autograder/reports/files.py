@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -30,11 +29,3 @@ def read_results(path: Path) -> dict | None:
     except (OSError, json.JSONDecodeError):
         return None
 
-
-def class_results(out: Path, name: str = "results.json") -> Iterator[tuple[str, dict]]:
-    """(student, results.json) of every student folder in OUT that holds a readable one,
-    in the order of the folders' names: what the class writers rebuild from."""
-    for folder in sorted(p for p in out.iterdir() if p.is_dir()):
-        results = read_results(folder / name)
-        if results:
-            yield folder.name, results

@@ -1,4 +1,8 @@
-"""grades.csv: one row per student and lab, rebuilt from every student's results.json."""
+"""grades.csv: one row per student and lab, rebuilt from every student's results.json.
+
+`score` is the final score; `raw_score` is what the checks earned and `penalty` what lateness
+cost (course/late.py), so score = raw_score - penalty. The late columns come last so that
+readers of the first five columns are unaffected."""
 from __future__ import annotations
 
 import csv
@@ -6,12 +10,23 @@ import io
 from pathlib import Path
 
 from autograder.course import config
-from autograder.reports.files import class_results, write_atomic
-from autograder.reports.model import lab_score
+from autograder.reports.files import read_results, write_atomic
+from autograder.reports.model import lab_grade
 from autograder.reports.results_json import FILE as RESULTS_FILE
 
 FILE = "grades.csv"
-COLUMNS = ["student", "lab", "score", "max_score", "status"]
+COLUMNS = ["student", "lab", "score", "max_score", "status", "raw_score", "late_days", "penalty"]
+
+
+def class_grades(out: Path, course: config.Course):
+    """(student, lab id, record, LabGrade) for every lab in every OUT/<student>/results.json,
+    students sorted, labs in each student's order: what every class report is written from."""
+    for folder in sorted(p for p in out.iterdir() if p.is_dir()):
+        results = read_results(folder / RESULTS_FILE)
+        if not results:
+            continue
+        for lab_id, record in results["extra_data"]["labs"].items():
+            yield folder.name, lab_id, record, lab_grade(course, lab_id, record)
 
 
 def write(out: Path, course: config.Course) -> Path:
@@ -19,10 +34,9 @@ def write(out: Path, course: config.Course) -> Path:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for student, results in class_results(out, RESULTS_FILE):
-        for lab_id, record in results["extra_data"]["labs"].items():
-            got, most = lab_score(course.lab(lab_id), record)
-            writer.writerow([student, lab_id, f"{got:g}", f"{most:g}", record["status"]])
+    for student, lab_id, record, grade in class_grades(out, course):
+        writer.writerow([student, lab_id, f"{grade.score:g}", f"{grade.max:g}", record["status"],
+                         f"{grade.raw:g}", grade.late.days, f"{grade.penalty:g}"])
     path = out / FILE
     write_atomic(path, buf.getvalue())
     return path

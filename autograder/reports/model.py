@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from autograder.course import config
+from autograder.course import config, late
 
 
 @dataclass
@@ -55,3 +55,28 @@ def lab_score(lab: config.Lab, record: dict) -> tuple[float, float]:
     """(points earned, points possible) of one lab record."""
     got = sum(c.points for c in lab.checks if record["checks"].get(c.id, {}).get("status") == "passed")
     return got, lab.max_points
+
+
+@dataclass
+class LabGrade:
+    """A lab's grade: what the checks earned, what lateness cost (course/late.py), the rest."""
+
+    raw: float  # points the checks earned
+    max: float
+    late: late.Lateness
+
+    @property
+    def penalty(self) -> float:
+        return self.late.penalty(self.raw)
+
+    @property
+    def score(self) -> float:
+        """The final score: earned points less the late penalty."""
+        return round(self.raw - self.penalty, 6)
+
+
+def lab_grade(course: config.Course, lab_id: str, record: dict) -> LabGrade:
+    """The grade of one lab record, its late penalty computed now from the stored submission
+    time and course.toml's current [late] table."""
+    raw, most = lab_score(course.lab(lab_id), record)
+    return LabGrade(raw, most, late.assess(course.late, lab_id, late.Submitted.from_record(record.get("submitted"))))

@@ -16,24 +16,23 @@ from pathlib import Path
 
 from autograder.course import config
 from autograder.reports.escape import csv_cell
-from autograder.reports.files import class_results, write_atomic
-from autograder.reports.model import lab_score
-from autograder.reports.results_json import FILE as RESULTS_FILE
+from autograder.reports.files import write_atomic
+from autograder.reports.grades_csv import class_grades
 
 FILE = "shared_files.csv"
 # One row per student in a group: `group` (the first 12 hex digits of the content hash)
-# ties a group's rows together, `students` is its size.
+# ties a group's rows together, `students` is its size; `score` is what the code earned,
+# before any late penalty (the same for the whole group).
 COLUMNS = ["lab", "group", "students", "student", "score", "max_score"]
 
 
 def write(out: Path, course: config.Course) -> Path:
     """OUT/shared_files.csv from every OUT/<student>/results.json: every group of two or
     more students whose graded code of a lab is the same; returns its path."""
-    groups: dict[tuple[str, str], list[tuple[str, dict]]] = defaultdict(list)
-    for student, results in class_results(out, RESULTS_FILE):
-        for lab_id, record in results["extra_data"]["labs"].items():
-            if record.get("content") and lab_id in course.labs:
-                groups[lab_id, record["content"]].append((student, record))
+    groups: dict[tuple[str, str], list[tuple[str, object]]] = defaultdict(list)
+    for student, lab_id, record, grade in class_grades(out, course):
+        if record.get("content"):
+            groups[lab_id, record["content"]].append((student, grade))
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
@@ -41,9 +40,8 @@ def write(out: Path, course: config.Course) -> Path:
     for (lab_id, content), members in sorted(groups.items(), key=lambda g: (order[g[0][0]], -len(g[1]), g[0][1])):
         if len(members) < 2:
             continue
-        for student, record in members:
-            got, most = lab_score(course.lab(lab_id), record)
-            writer.writerow([lab_id, content[:12], len(members), csv_cell(student), f"{got:g}", f"{most:g}"])
+        for student, grade in members:
+            writer.writerow([lab_id, content[:12], len(members), csv_cell(student), f"{grade.raw:g}", f"{grade.max:g}"])
     path = out / FILE
     write_atomic(path, buf.getvalue())
     return path

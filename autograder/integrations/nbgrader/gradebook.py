@@ -12,7 +12,8 @@ notebook does can reach the grader. Then
   a renamed notebook, huge outputs);
 - nbgrader's gradebook gets the autograded score of every test cell (its points when
   every check it calls passed, else 0), the "No response." comments of untouched
-  solution cells, the submission time and nbgrader's late penalty;
+  solution cells, the submission time and the late penalty: the kit's rule when
+  course.toml has a [late] table (from timestamp.txt, course/late.py), else nbgrader's own;
 - `autograded/<student>/<assignment>/<notebook>.ipynb` is written as nbgrader's
   autograde would: locked and test cells restored, each test cell's output the kit's
   verdict, the notes in a cell at the top; so formgrader, `nbgrader generate_feedback`
@@ -23,6 +24,7 @@ A lab whose module, kit and device are unchanged since the last run keeps its gr
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import os
 import shutil
@@ -35,12 +37,14 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import config
+from autograder.course.late import Submitted
 from autograder.engine import grading
 from autograder.engine.executors import Executor
 from autograder.intake import collect as intake
 from autograder.intake import notebooks as nbextract
 from autograder.intake.collect import LabIntake
 from autograder.reports.files import write_atomic
+from autograder.reports.model import lab_grade
 
 
 @dataclass
@@ -371,6 +375,13 @@ def write_gradebook(gb, cfg, job: Job, coursedir) -> None:
                 untouched = mine is None or nbextract.checksum(mine) == nb.checksums.get(o.grade_id)
                 comment.auto_comment = "No response." if untouched else None
         gb.db.commit()
+    if job.course.late is not None:  # the kit's late rule (course/late.py), as in grades.csv
+        fraction = lab_grade(job.course, job.lab.id, job.record).late.fraction
+        for nb, _, _ in job.books:
+            notebook = gb.find_submission_notebook(nb.name, job.spec.name, job.student)
+            notebook.late_submission_penalty = round(notebook.score * fraction, 6) if fraction else None
+        gb.db.commit()
+        return
     for nb, _, _ in job.books:  # nbgrader's own late penalty (plugin and policy from the config)
         resources = {"nbgrader": {"notebook": nb.name, "assignment": job.spec.name, "student": job.student,
                                   "db_url": coursedir.db_url}}
@@ -421,8 +432,11 @@ def grade_nbgrader(course: config.Course, course_dir: Path, out: Path, *, assign
         taken = {}
         for lab in labs:
             job = per_student[student][lab]
-            status, message, lab_dir = _prepare(job, submitted / student / job.spec.name, dest)
-            taken[lab] = LabIntake(lab, lab_dir, status, message, job.notes)
+            folder = submitted / student / job.spec.name
+            status, message, lab_dir = _prepare(job, folder, dest)
+            stamp = coursedir.get_existing_timestamp(str(folder))  # timestamp.txt, in naive UTC
+            when = Submitted(stamp.replace(tzinfo=dt.timezone.utc)) if stamp else None
+            taken[lab] = LabIntake(lab, lab_dir, status, message, job.notes, submitted=when)
         return taken
 
     def autograded(student: str, lab: str, record: dict, reused: bool) -> None:
