@@ -224,3 +224,12 @@ def test_without_ray_the_executor_says_how_to_install_it(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
     assert "--executor ray needs Ray" in done.stderr and "dnn-grading-kit[ray]" in done.stderr, done.stderr
+
+
+def test_the_gpu_ray_gives_a_lab_is_the_one_its_worker_sees(monkeypatch):
+    from autograder.integrations.ray import node
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)  # the actor sees every GPU: Ray's id is the index
+    assert node._gpu_index("1") == 1 and node._gpu_index(None) is None
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")  # the node was started with two of its GPUs
+    assert node._gpu_index("3") == 1
