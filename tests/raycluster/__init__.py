@@ -119,11 +119,15 @@ class Cluster:
         self.env.pop("RAY_ADDRESS", None)
         self.address = f"127.0.0.1:{PORT}"
         started = time.monotonic()
-        self._ray("start", "--head", f"--port={PORT}", "--include-dashboard=false", "--no-monitor",
-                  *self._node("head", cpus))
-        for i in range(1, nodes):
-            self._ray("start", f"--address={self.address}", *self._node(f"node{i}", cpus))
-        self._wait_for(nodes)
+        try:
+            self._ray("start", "--head", f"--port={PORT}", "--include-dashboard=false", "--no-monitor",
+                      *self._node("head", cpus))
+            for i in range(1, nodes):
+                self._ray("start", f"--address={self.address}", *self._node(f"node{i}", cpus))
+            self._wait_for(nodes)
+        except BaseException:
+            shutil.rmtree(self.temp, ignore_errors=True)  # what was started dies with the namespace
+            raise
         self.start_s = time.monotonic() - started
 
     def _node(self, name: str, cpus: int) -> list[str]:
@@ -152,9 +156,11 @@ class Cluster:
     def stop(self) -> dict[int, str]:
         """`ray stop --force`; returns the processes still in the namespace a few seconds
         later besides its PID 1 (none, when everything Ray started has gone)."""
-        self._ray("stop", "--force")
-        deadline = time.monotonic() + 15
-        while (left := self.ns.processes()) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        shutil.rmtree(self.temp, ignore_errors=True)
+        try:
+            self._ray("stop", "--force")
+            deadline = time.monotonic() + 15
+            while (left := self.ns.processes()) and time.monotonic() < deadline:
+                time.sleep(0.2)
+        finally:
+            shutil.rmtree(self.temp, ignore_errors=True)
         return left
