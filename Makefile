@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11):
 #   make demo   virtual environment, install, MNIST, grade the example class
-#   make test   the kit's own tests
+#   make test   the kit's own tests (and the browser of the page tests: scripts/install-chromium.sh)
 # Offline, point MNIST_DIR at a folder with the four MNIST idx files (plain or .gz).
 PYTHON ?= python3
 VENV := .venv
@@ -19,6 +19,7 @@ demo: $(BIN)/autograder
 	$(BIN)/autograder grade build/example-class --out build/example-grades --workers auto
 
 test: $(BIN)/autograder
+	scripts/install-chromium.sh
 	$(BIN)/python -m pytest
 
 stubs: $(BIN)/autograder

@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("lab", help="lab id, e.g. lab09_3_dropout")
     c.add_argument("path", nargs="?", type=Path, default=Path("."), help="the lab folder or its parent")
     c.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto")
+    c.add_argument("--html", type=Path, default=None, metavar="PATH",
+                   help="also write the results as a web page with plots (the same page as feedback.html)")
 
     d = sub.add_parser("data", help="prepare MNIST: import idx files or download, verify, cache")
     d.add_argument("--from", dest="source", type=Path, default=None,
@@ -53,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     if _available("grade"):
         g = sub.add_parser("grade", help="grade a class folder")
         g.add_argument("submissions", type=Path, help="folder with one folder per student")
-        g.add_argument("--out", type=Path, required=True, help="where results.json, feedback.md, grades.csv go")
+        g.add_argument("--out", type=Path, required=True,
+                       help="where results.json, feedback.md, feedback.html, grades.csv and report.html go")
         g.add_argument("--labs", default=None, help="comma-separated lab ids (default: all)")
         g.add_argument("--workers", default=None, type=_workers,
                        help="labs graded at once: a number, or 'auto' (default: one per CPU core); with "
@@ -148,6 +151,23 @@ def _looks_like_nbgrader(folder: Path) -> bool:
     return (folder / "nbgrader_config.py").is_file() and (folder / "submitted").is_dir()
 
 
+def _print_grades(course: config.Course, out: Path, grades_csv: Path) -> None:
+    """The end of `autograder grade`: the table per lab, then where the grades, the class
+    report and, when students handed in identical code, shared_files.csv are."""
+    from rich.console import Console
+
+    from autograder.reports import class_report, files, results_json, shared_files, summary
+
+    console = Console()
+    if not console.is_terminal:  # a log or a pipe: wide enough for the table, not the 80 columns of a guess
+        console = Console(width=120)
+    console.print(summary.terminal_table(summary.lab_summaries(course, files.read_class(out, results_json.FILE))))
+    print(f"grades:       {grades_csv}")
+    print(f"class report: {out / class_report.FILE}")
+    if len((out / shared_files.FILE).read_text().splitlines()) > 1:
+        print(f"shared code:  {out / shared_files.FILE}")
+
+
 def _executor(args, course: config.Course):
     """The executor --executor asks for, as a context manager that closes it: a Ray cluster,
     or nothing (the class grader then grades on this machine's --workers)."""
@@ -181,10 +201,10 @@ def _grade(args, course: config.Course, executor) -> int:
         summary = grade_nbgrader(course, args.submissions, args.out, assignments=assignments, workers=workers,
                                  device=args.device, progress=not args.no_progress, executor=executor)
         print(f"{summary.students} students: {summary.graded} labs graded, {summary.reused} unchanged "
-              f"and kept; scores written to {summary.gradebook}; grades in {summary.grades_csv}")
+              f"and kept; scores written to {summary.gradebook}")
         if summary.skipped:
             print(f"skipped (not in the gradebook, or not a lab of the course): {', '.join(summary.skipped)}")
-        print(summary.grades_csv.read_text(), end="")
+        _print_grades(course, args.out, summary.grades_csv)
         return 0
 
     from autograder.engine.grading import find_students, grade_class
@@ -201,9 +221,8 @@ def _grade(args, course: config.Course, executor) -> int:
     summary = grade_class(course, args.submissions, args.out, labs=labs, workers=workers, device=args.device,
                           progress=not args.no_progress, submitted_at=times, executor=executor)
     shared = f" ({summary.shared} identical to another student's and graded once)" if summary.shared else ""
-    print(f"{summary.students} students: {summary.graded} labs graded{shared}, {summary.reused} unchanged "
-          f"and kept; grades in {summary.grades_csv}")
-    print(summary.grades_csv.read_text(), end="")
+    print(f"{summary.students} students: {summary.graded} labs graded{shared}, {summary.reused} unchanged and kept")
+    _print_grades(course, args.out, summary.grades_csv)
     return 0
 
 
@@ -211,7 +230,7 @@ def _run(args, course: config.Course) -> int:
     if args.command == "check":
         from autograder.engine.selfcheck import self_check
 
-        return 0 if self_check(course, args.lab, args.path, device=args.device) else 1
+        return 0 if self_check(course, args.lab, args.path, device=args.device, html=args.html) else 1
 
     if args.command == "data":
         from autograder.course import mnist

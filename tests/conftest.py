@@ -43,6 +43,29 @@ def make_submission(tmp_path: Path, lab: str, module: str, source: str) -> Path:
     return folder
 
 
+def check_source_lines(min_chars: int = 25) -> set[str]:
+    """The distinctive lines (code and comments of `min_chars` or more) of every checks module:
+    a page that holds one of them shows check source."""
+    return {line.strip() for path in (ROOT / "autograder" / "checks").glob("*.py")
+            for line in path.read_text().splitlines() if len(line.strip()) >= min_chars}
+
+
 def copy_lab(src_root: Path, lab: str, dest: Path) -> Path:
     shutil.copytree(src_root / lab, dest / lab)
     return dest / lab
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session (tests/browser.py opens each page in a
+    fresh context with the network cut); closed, with Playwright's driver, at the end."""
+    from playwright.sync_api import sync_playwright
+
+    from tests import browser as pages
+
+    with sync_playwright() as playwright:
+        chromium = pages.launch(playwright)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -27,6 +27,7 @@ from jsonschema import Draft202012Validator
 
 from autograder.course import config
 from autograder.integrations.gradescope import local
+from autograder.reports import escape
 from tests.conftest import ROOT
 
 SCHEMA = json.loads((config.PACKAGE_DIR / "integrations" / "gradescope" / "results.schema.json").read_text())
@@ -185,7 +186,7 @@ def test_partial_student_late_loses_a_share_of_what_it_earned(base, unit_zip, la
     assert results["score"] == pytest.approx(0.8 * raw)
     assert results["extra_data"]["late"][LAB]["days"] == 2
     assert "2 days late" in results["output"] and "20% off; " in results["output"]
-    assert results["output_format"] == "text"  # notes quote the student's file names
+    assert results["output_format"] == "md"  # notes quote the student's file names, escaped
 
 
 def test_notebook_alone_is_graded(base, lab_zip):
@@ -195,7 +196,7 @@ def test_notebook_alone_is_graded(base, lab_zip):
                                    DUE)
     assert errors(results) == []
     assert results["score"] == config.load_course().lab(LAB).max_points
-    assert "graded lab08_1_perceptron/Lab 8-1 (final).ipynb" in results["output"]
+    assert escape.markdown("graded lab08_1_perceptron/Lab 8-1 (final).ipynb") in results["output"]
 
 
 def attack(root: Path, kit: Path) -> str:

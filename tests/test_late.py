@@ -204,7 +204,7 @@ def test_changing_the_due_date_recomputes_penalties_without_regrading(tmp_path):
     results = json.loads((out / "late" / "results.json").read_text())
     assert results["score"] == pytest.approx(0.8 * full)
     assert sum(t["score"] for t in results["tests"]) == full  # the checks keep what they earned
-    assert "2 days late" in results["output"] and results["output_format"] == "text"
+    assert "2 days late" in results["output"] and results["output_format"] == "md"
     assert "**Late:**" in (out / "late" / "feedback.md").read_text()
     assert "**Late:**" not in (out / "early" / "feedback.md").read_text()
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -109,3 +110,22 @@ def test_self_check_runs_inside_the_bundle(bundle, course, mnist_cache):
     help_text = subprocess.run([sys.executable, "-m", "autograder", "--help"], cwd=bundle, env=env,
                                capture_output=True, text=True).stdout
     assert "{check,data}" in help_text, "the bundle offers only the students' commands"
+
+
+def test_self_check_page_inside_the_bundle(bundle, course, mnist_cache, tmp_path):
+    """`check --html` works from the bundle alone: the reference's lab 8-1 gets its page with
+    the loss curves and decision maps of and_or_learned, and the public checks' topics."""
+    env = dict(os.environ, PYTHONPATH=str(bundle))
+    env.pop("COURSE_TOML", None)
+    lab = tmp_path / "lab08_1_perceptron"
+    shutil.copytree(ROOT / "solutions" / "lab08_1_perceptron", lab)
+    page = tmp_path / "page.html"
+    result = subprocess.run([sys.executable, "-m", "autograder", "check", "lab08_1_perceptron", str(lab), "--html",
+                             str(page)], cwd=bundle, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = page.read_text()
+    assert text.count("<img src=\"data:image/png;base64,") == 4, "two loss curves and two decision maps"
+    assert 'data-check="train_perceptron_matches_sgd"' not in text, "no hidden check in a self-check page"
+    released = tomllib.loads((bundle / "course.toml").read_text())["labs"]["lab08_1_perceptron"]["topics"]
+    hidden = {c.id for c in course.lab("lab08_1_perceptron").checks if not c.public}
+    assert released and not hidden & set(released), "the topics of public checks only"

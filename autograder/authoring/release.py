@@ -1,7 +1,8 @@
 """`autograder release OUT`: the student bundle.
 
 What goes in: the stubs and lab READMEs, the self-check (the grading engine with the
-public checks and the probes they use) and a course.toml that lists only public checks.
+public checks and the probes they use, the reports for `check --html`) and a course.toml
+that lists only public checks (and their lecture topics).
 What stays out: solutions, hidden checks (their functions are removed from the check
 modules) and their probes, hidden thresholds and the instructor commands.
 """
@@ -25,7 +26,8 @@ BUNDLE_MODULES = [
     "boundary/__init__.py", "boundary/forkserver.py", "boundary/remote.py", "boundary/sandbox.py",
     "boundary/student.py", "boundary/traps.py", "boundary/wire.py", "boundary/worker.py", "boundary/zygote.py",
     "reports/__init__.py", "reports/model.py", "reports/files.py", "reports/results_json.py",
-    "reports/feedback_md.py", "reports/grades_csv.py", "reports/shared_files.py", "reports/escape.py",
+    "reports/feedback_md.py", "reports/grades_csv.py", "reports/shared_files.py", "reports/escape.py", "reports/pages.py", "reports/plots.py",
+    "reports/feedback_html.py", "reports/summary.py", "reports/class_report.py",
     # the test cells of the course's notebooks
     "integrations/__init__.py", "integrations/nbgrader/__init__.py", "integrations/nbgrader/cells.py",
 ]
@@ -135,6 +137,10 @@ def public_course_toml(course: config.Course) -> str:
         lines.append(f'[labs.{lab.id}]\ntitle = "{lab.title}"\nmodule = "{lab.module}"\n'
                      f'hidden_checks = {len(hidden)}\nhidden_points = {sum(c.points for c in hidden):g}\n'
                      f'api = {_toml_value(list(lab.api))}\n')
+        topics = {c.id: c.topic for c in lab.checks if c.public and c.topic}  # by id: no hidden check's topic
+        if topics:
+            lines.append(f"[labs.{lab.id}.topics]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in topics.items()] + [""]
         for check in lab.checks:
             if not check.public:
                 continue

@@ -246,13 +246,65 @@ def mnist_accuracies(student, test_labels: torch.Tensor, params: dict) -> list[f
     return accuracies
 
 
-def assert_mnist_accuracy(what: str, student, test_labels: torch.Tensor, params: dict) -> None:
+def assert_mnist_accuracy(what: str, student, test_labels: torch.Tensor, params: dict, plots=None) -> None:
     """The MNIST check of labs 9-1 to 9-4: `what` (the model, described in the student's
     terms) trained on the course budget must reach params["threshold"] on the test set: at
-    the end of some epoch with params["stop_at_threshold"], else at the end of the last."""
+    the end of some epoch with params["stop_at_threshold"], else at the end of the last.
+    The accuracies go to `plots` (the plugin's recorder), never the threshold: the page
+    takes it from course.toml where the check is public (reports/plots.py)."""
     accuracies = mnist_accuracies(student, test_labels, params)
+    if plots is not None:
+        plots.record("mnist_accuracy", accuracy=accuracies, epochs=params["epochs"],
+                     stop_at_threshold=bool(params.get("stop_at_threshold")))
     threshold = params["threshold"]  # calibrated: see docs/calibration.md
     assert accuracies[-1] >= threshold, (
         f"{what} trained for {params['epochs']} epochs (Adam, lr {params['lr']}, batches of "
         f"{params['batch_size']}) reached test accuracy {', '.join(f'{a:.4f}' for a in accuracies)} "
         f"after each epoch; expected at least {threshold}")
+
+
+# --- plot data (drawn by reports/plots.py on the grader's side) ----------------------------
+
+PLOT_POINTS = 200  # the most points kept of a curve (a loss per step)
+MAP_LIMITS, MAP_SIZE = (-0.5, 1.5), 33  # the square a 2-input network's decision map covers; 0 and 1 on the grid
+
+
+def number(value) -> float | None:
+    """`value` as a float when it is a finite real number (a 0-d tensor included), else None."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def curve(values, points: int = PLOT_POINTS) -> dict:
+    """At most `points` evenly spaced entries of a sequence, the first and last kept:
+    {"step": 1-based positions, "value": floats, None where an entry is not a real number}.
+    Anything but a list or tuple gives an empty curve."""
+    values = list(values) if isinstance(values, (list, tuple)) else []
+    n = len(values)
+    if n > points:
+        keep = sorted({round(i * (n - 1) / (points - 1)) for i in range(points)})
+    else:
+        keep = range(n)
+    return {"step": [i + 1 for i in keep], "value": [number(values[i]) for i in keep]}
+
+
+def map_grid() -> torch.Tensor:
+    """(MAP_SIZE**2, 2) float32 points covering MAP_LIMITS twice, the first coordinate varying
+    fastest: where a decision map evaluates a network."""
+    axis = torch.linspace(*MAP_LIMITS, MAP_SIZE)
+    y, x = torch.meshgrid(axis, axis, indexing="ij")
+    return torch.stack([x.flatten(), y.flatten()], dim=1)
+
+
+def record_decision_map(plots, what: str, grid_output, rows: torch.Tensor, targets: torch.Tensor) -> None:
+    """A decision map (reports/plots.py decision_map): a 2-input network's outputs on map_grid()
+    (probabilities of class 1), with the training rows and their targets; outputs that are not
+    a (MAP_SIZE**2, 1) tensor are left out."""
+    if not (isinstance(grid_output, torch.Tensor) and tuple(grid_output.shape) == (MAP_SIZE ** 2, 1)):
+        return
+    plots.record("decision_map", data=what, limits=list(MAP_LIMITS), size=MAP_SIZE,
+                 prob=grid_output.detach().double().flatten().clamp(0, 1),
+                 rows=rows.tolist(), targets=targets.flatten().tolist())

@@ -3,7 +3,8 @@ import torch
 from torch import nn
 
 from autograder.checks.common import (
-    allclose, expect_value_error, is_a, kind, max_abs_diff, python_float, reference_sgd_bce, short_type, tensor_like)
+    allclose, curve, expect_value_error, is_a, kind, map_grid, max_abs_diff, python_float, record_decision_map,
+    reference_sgd_bce, short_type, tensor_like)
 
 ROWS = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=torch.float32)
 TRUTH = {
@@ -76,7 +77,17 @@ def test_perceptron_structure(student):
             f"{max_abs_diff(out, expected):.3g}")
 
 
-def test_train_perceptron_matches_sgd(student):
+def _trained(student, plots, gate, steps=1000, lr=1.0):
+    """The outputs on the four rows of a Perceptron() trained on `gate` by train_perceptron;
+    its loss curve and decision map go to the plots."""
+    X, Y = ROWS.clone(), torch.tensor(TRUTH[gate], dtype=torch.float32).reshape(4, 1)
+    found = student.probe("trained_outputs", X=X, Y=Y, steps=steps, lr=lr, grid=map_grid())
+    plots.record("loss_curve", data=gate.upper(), lr=lr, curves=[{"label": "your train_perceptron", **curve(found["losses"])}])
+    record_decision_map(plots, f"Perceptron trained on {gate.upper()}", found["grid"], X, Y)
+    return found["output"], Y
+
+
+def test_train_perceptron_matches_sgd(student, plots):
     X, Y = ROWS.clone(), torch.tensor([[0.0], [1.0], [1.0], [1.0]])
     found = student.probe("train_perceptron", X=X, Y=Y, steps=25, lr=0.7)
     losses = found["losses"]
@@ -86,6 +97,9 @@ def test_train_perceptron_matches_sgd(student):
     start, end = (_one_linear({"linears": found[k]}, "Perceptron()") for k in ("start", "end"))
     ref = _perceptron(tensor_like(start["weight"], "weight", shape=(1, 2)), tensor_like(start["bias"], "bias", shape=(1,)))
     ref_losses = reference_sgd_bce(ref, X, Y, steps=25, lr=0.7)
+    plots.record("loss_curve", data="OR", lr=0.7, curves=[
+        {"label": "your train_perceptron", **curve(losses)},
+        {"label": "reference (BCELoss, SGD), same start", **curve(ref_losses)}])
     assert allclose(torch.tensor(losses), torch.tensor(ref_losses)), (
         "train_perceptron: the losses differ from full-batch BCELoss with SGD(lr) "
         f"(first step: expected {ref_losses[0]:.5f}, found {losses[0]:.5f}; "
@@ -95,19 +109,17 @@ def test_train_perceptron_matches_sgd(student):
         assert allclose(p, q), f"train_perceptron: after 25 steps parameter {name} differs from SGD's by {max_abs_diff(p, q):.3g}"
 
 
-def test_and_or_learned(student):
+def test_and_or_learned(student, plots):
     # Logistic regression on separable data: 1000 full-batch steps at lr 1 reach all four
     # rows from any initialisation nn.Linear can draw (|w|, |b| <= 1/sqrt(2)); no chance involved.
     for gate in ("and", "or"):
-        X, Y = ROWS.clone(), torch.tensor(TRUTH[gate], dtype=torch.float32).reshape(4, 1)
-        out = student.probe("trained_outputs", X=X, Y=Y, steps=1000, lr=1.0)
+        out, Y = _trained(student, plots, gate)
         acc = _accuracy(out, Y, "Perceptron output")
         assert acc == 1.0, f"a perceptron trained on {gate.upper()} should classify all 4 rows, found accuracy {acc:.2f}"
 
 
-def test_xor_not_learned(student):
-    X, Y = ROWS.clone(), torch.tensor(TRUTH["xor"], dtype=torch.float32).reshape(4, 1)
-    out = student.probe("trained_outputs", X=X, Y=Y, steps=1000, lr=1.0)
+def test_xor_not_learned(student, plots):
+    out, Y = _trained(student, plots, "xor")
     acc = _accuracy(out, Y, "Perceptron output")
     assert acc <= 0.75, (
         f"a single perceptron cannot separate XOR, yet it reached accuracy {acc:.2f}: "

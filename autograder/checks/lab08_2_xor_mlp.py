@@ -3,8 +3,8 @@ import torch
 from torch import nn
 
 from autograder.checks.common import (
-    allclose, describe_layers, expect_value_error, is_a, kind, max_abs_diff, python_float, reference_sgd_bce,
-    short_type, tensor_like)
+    allclose, curve, describe_layers, expect_value_error, is_a, kind, map_grid, max_abs_diff, python_float,
+    record_decision_map, reference_sgd_bce, short_type, tensor_like)
 
 ROWS = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=torch.float32)
 XOR = torch.tensor([[0.0], [1.0], [1.0], [0.0]])
@@ -87,7 +87,7 @@ def test_xor_mlp_rejects_bad_sizes(student):
         expect_value_error(call, result, "num_layers must be >= 2 and hidden >= 1")
 
 
-def _check_training(student, widths, steps, lr, what):
+def _check_training(student, plots, widths, steps, lr, what):
     X, Y = ROWS.clone(), XOR.clone()
     ref = _network(widths)
     start = _start(ref)
@@ -97,6 +97,9 @@ def _check_training(student, widths, steps, lr, what):
     assert isinstance(losses, list), f"{what}: should return a list of losses, found {kind(losses)}"
     assert len(losses) == steps, f"{what}: expected {steps} losses, found {len(losses)}"
     losses = [python_float(v, f"{what} loss {i}") for i, v in enumerate(losses)]
+    plots.record("loss_curve", data="XOR, a " + "-".join(map(str, widths)) + " network", lr=1.0 if lr is None else lr,
+                 curves=[{"label": "your train_xor", **curve(losses)},
+                         {"label": "reference (BCELoss, SGD), same start", **curve(ref_losses)}])
     assert allclose(torch.tensor(losses), torch.tensor(ref_losses)), (
         f"{what}: the losses differ from full-batch BCELoss with SGD "
         f"(first step: expected {ref_losses[0]:.5f}, found {losses[0]:.5f}; "
@@ -109,10 +112,12 @@ def _check_training(student, widths, steps, lr, what):
         assert allclose(p, q), f"{what}: after {steps} steps parameter {name} differs from SGD's by {max_abs_diff(p, q):.3g}"
 
 
-def test_train_xor_matches_sgd(student):
+def test_train_xor_matches_sgd(student, plots):
     # The grader's own networks, so that this check does not depend on build_xor_mlp.
-    _check_training(student, (2, 3, 3, 1), steps=25, lr=0.7, what="train_xor(2-3-3-1 network, steps=25, lr=0.7)")
-    _check_training(student, (2, 2, 1), steps=20, lr=None, what="train_xor(2-2-1 network, steps=20) with the default lr")
+    _check_training(student, plots, (2, 3, 3, 1), steps=25, lr=0.7,
+                    what="train_xor(2-3-3-1 network, steps=25, lr=0.7)")
+    _check_training(student, plots, (2, 2, 1), steps=20, lr=None,
+                    what="train_xor(2-2-1 network, steps=20) with the default lr")
 
 
 def test_predict_and_accuracy(student):
@@ -146,7 +151,7 @@ def test_predict_and_accuracy(student):
         f"accuracy: expected {truth:.4f} ({round(truth * 8)} of 8 rows right), found {acc:.4f}")
 
 
-def test_xor_learned(student, params):
+def test_xor_learned(student, params, plots):
     # The reference 2-2-1 network (lr 1.0, full batch) sometimes stays on the XOR plateau, so
     # the check retries with fresh initialisations and passes when any try reaches accuracy 1.0
     # (the grader's accuracy from the outputs of the network the student trained).
@@ -165,13 +170,18 @@ def test_xor_learned(student, params):
     k, steps, lr = params["k"], params["steps"], params["lr"]
     call = _call(hidden, num_layers)
     best = 0.0
-    for _ in range(k):
+    for tried in range(1, k + 1):
         found = student.probe("xor_try", hidden=hidden, num_layers=num_layers, X=ROWS.clone(), Y=XOR.clone(),
-                              steps=steps, lr=lr)
+                              steps=steps, lr=lr, grid=map_grid())
         assert is_a(found, "torch.nn.modules.container.Sequential"), (
             f"{call}: expected an nn.Sequential, found {short_type(found)}")
         out = tensor_like(found["output"], "XOR model output for the 4 rows", shape=(4, 1))
         acc = ((out > 0.5).float() == XOR).float().mean().item()
+        if acc == 1.0 or tried == k:  # the plots show the try that succeeded, else the last
+            plots.record("loss_curve", data=f"XOR, try {tried}", lr=lr,
+                         curves=[{"label": "your build_xor_mlp + train_xor", **curve(found["losses"])}])
+            record_decision_map(plots, f"Your build_xor_mlp network trained on XOR, try {tried}", found["grid"],
+                                ROWS, XOR)
         if acc == 1.0:
             return
         best = max(best, acc)

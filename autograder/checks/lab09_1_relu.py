@@ -186,7 +186,45 @@ def _fill(model, generator):
     return weights
 
 
-def test_vanishing_gradient(student, params):
+def _deep_network(student, params, activation, depth):
+    """The grader's copy of build_mlp((64,) * depth, activation, in_features=64, num_classes=10)
+    with test_vanishing_gradient's fixed weights, and its batch: (network, weights, X, Y, call)."""
+    hidden = (64,) * depth
+    kinds, description, call = _layers(student, hidden, activation, 64, 10)
+    ref = _grader_copy(kinds, description, call, _expected_layers(hidden, activation, 64, 10), depth + 1)
+    generator = torch.Generator().manual_seed(params["weights_seed"])
+    weights = _fill(ref, generator)
+    X = torch.rand(32, 64, generator=generator)
+    Y = torch.randint(0, 10, (32,), generator=generator)
+    return ref, weights, X, Y, call
+
+
+def _grad_norm_at(student, params, activation, depth):
+    """The first layer's gradient norm of the grader's copy at `depth` hidden layers."""
+    ref, _, X, Y, _ = _deep_network(student, params, activation, depth)
+    return _grader_grad_norm(ref, X, Y)
+
+
+def _plot_grad_norms(student, params, plots, norms):
+    """The first layer's gradient norm against the number of hidden layers (1 to the check's),
+    sigmoid and ReLU; a depth the student's build_mlp cannot build (or that fails) is a gap."""
+    depths = list(range(1, params["hidden_layers"] + 1))
+    found = {}
+    for activation in ("sigmoid", "relu"):
+        found[activation] = []
+        for depth in depths:
+            if depth == params["hidden_layers"] and activation in norms:
+                found[activation].append(norms[activation])
+                continue
+            try:
+                found[activation].append(_grad_norm_at(student, params, activation, depth))
+            except Exception:  # noqa: BLE001 - a gap in the plot, whatever went wrong
+                found[activation].append(None)
+    if any(v is not None for values in found.values() for v in values):
+        plots.record("grad_norm_depth", depths=depths, **found)
+
+
+def test_vanishing_gradient(student, params, plots):
     # Eight hidden layers of 64, built with the student's build_mlp. The grader rebuilds the
     # network the student's build_mlp describes; both copies are loaded with the same weights
     # (PyTorch's default-init distribution U(+-1/sqrt(fan_in)) from a fixed generator, so that
@@ -197,14 +235,9 @@ def test_vanishing_gradient(student, params):
     # params["max_ratio"] = 0.01 is not tuned to a lucky draw; what remains is float rounding.
     hidden, in_features = (64,) * params["hidden_layers"], 64
     norms = {}
+    plots.then(_plot_grad_norms, student, params, plots, norms)
     for activation in ("sigmoid", "relu"):
-        kinds, description, call = _layers(student, hidden, activation, in_features, 10)
-        ref = _grader_copy(kinds, description, call, _expected_layers(hidden, activation, in_features, 10),
-                           len(hidden) + 1)
-        generator = torch.Generator().manual_seed(params["weights_seed"])
-        weights = _fill(ref, generator)
-        X = torch.rand(32, in_features, generator=generator)
-        Y = torch.randint(0, 10, (32,), generator=generator)
+        ref, weights, X, Y, call = _deep_network(student, params, activation, len(hidden))
         expected = _grader_grad_norm(ref, X, Y)
         seen = student.probe("deep_grad_norm", hidden_sizes=hidden, activation=activation, in_features=in_features,
                              num_classes=10, weights=weights, X=X, Y=Y)
@@ -319,5 +352,5 @@ def test_evaluate_eval_mode_no_grad(student):
 # --- MNIST ---------------------------------------------------------------------------------
 
 
-def test_mnist_accuracy(student, test_labels, params):
-    assert_mnist_accuracy("build_mlp() with your train_epoch", student, test_labels, params)
+def test_mnist_accuracy(student, test_labels, params, plots):
+    assert_mnist_accuracy("build_mlp() with your train_epoch", student, test_labels, params, plots)

@@ -136,13 +136,32 @@ def _fill(student, name, shape, args=(), kwargs=None):
     return _values(w, call), call
 
 
-def _run(student, name, test, cases):
-    """Apply the statistical `test` to the values drawn for each case; alpha split evenly."""
+HISTOGRAM_BINS = 60
+HISTOGRAM_SPAN = {"uniform": 1.5, "normal": 4.0}  # the histogram's range: +-span * a (uniform) or * std (normal)
+
+
+def _record_histogram(plots, name, shape, gain, w, kind, scale):
+    """The histogram of the values drawn for one tensor (reports/plots.py init_histogram),
+    with what the target density needs: the family, its scale and the fans it comes from."""
+    lo, hi = -HISTOGRAM_SPAN[kind] * scale, HISTOGRAM_SPAN[kind] * scale
+    fan_in, fan_out = _fans(shape)
+    plots.record("init_histogram", method=name, family=kind, scale=scale, shape=list(shape), gain=gain,
+                 fan_in=fan_in, fan_out=fan_out, lo=lo, hi=hi, counts=torch.histc(w, HISTOGRAM_BINS, lo, hi).long().tolist(),
+                 below=int((w < lo).sum()), above=int((w > hi).sum()), n=w.numel(),
+                 found_std=w.pow(2).mean().sqrt().item(), found_max=w.abs().max().item())
+
+
+def _run(student, name, test, cases, plots=None):
+    """Apply the statistical `test` to the values drawn for each case; alpha split evenly.
+    With `plots`, the first case's values go to the plots as a histogram."""
     alpha = FALSE_FAIL / len(cases)
     for shape, args, kwargs in cases:
         w, call = _fill(student, name, shape, args, kwargs)
         gain = args[0] if args else kwargs.get("gain", 1.0)
         kind, scale, how = _expected(name, shape, gain)
+        if plots is not None:
+            _record_histogram(plots, name, shape, gain, w, kind, scale)
+            plots = None
         test(w, kind, scale, how, call, alpha)
 
 
@@ -269,8 +288,8 @@ def test_fans_too_few_dims(student):
 # --- Xavier uniform -------------------------------------------------------------------------
 
 
-def test_xavier_uniform_scale(student):
-    _run(student, "xavier_uniform_", _scale, BASE_CASES)
+def test_xavier_uniform_scale(student, plots):
+    _run(student, "xavier_uniform_", _scale, BASE_CASES, plots)
 
 
 def test_xavier_uniform_mean(student):
@@ -292,8 +311,8 @@ def test_xavier_uniform_gain(student):
 # --- Xavier normal --------------------------------------------------------------------------
 
 
-def test_xavier_normal_scale(student):
-    _run(student, "xavier_normal_", _scale, BASE_CASES)
+def test_xavier_normal_scale(student, plots):
+    _run(student, "xavier_normal_", _scale, BASE_CASES, plots)
 
 
 def test_xavier_normal_mean(student):
@@ -315,8 +334,8 @@ def test_xavier_normal_gain(student):
 # --- He uniform -----------------------------------------------------------------------------
 
 
-def test_he_uniform_scale(student):
-    _run(student, "he_uniform_", _scale, BASE_CASES)
+def test_he_uniform_scale(student, plots):
+    _run(student, "he_uniform_", _scale, BASE_CASES, plots)
 
 
 def test_he_uniform_mean(student):
@@ -334,8 +353,8 @@ def test_he_uniform_distribution(student):
 # --- He normal ------------------------------------------------------------------------------
 
 
-def test_he_normal_scale(student):
-    _run(student, "he_normal_", _scale, BASE_CASES)
+def test_he_normal_scale(student, plots):
+    _run(student, "he_normal_", _scale, BASE_CASES, plots)
 
 
 def test_he_normal_mean(student):
@@ -547,6 +566,6 @@ def test_no_torch_nn_init(student):
 # --- MNIST ---------------------------------------------------------------------------------
 
 
-def test_mnist_accuracy(student, test_labels, params):
+def test_mnist_accuracy(student, test_labels, params, plots):
     assert_mnist_accuracy(f"an MLP (784-256-256-10, ReLU) initialised by your init_linear_layers_(model, "
-                          f"{params['method']!r})", student, test_labels, params)
+                          f"{params['method']!r})", student, test_labels, params, plots)

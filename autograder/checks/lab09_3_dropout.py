@@ -36,10 +36,10 @@ MODULE = "torch.nn.modules.module.Module"
 DROPOUT_ND = "torch.nn.modules.dropout._DropoutNd"  # the base of torch's nn.Dropout family
 
 
-def _nonzero_input(shape):
+def _nonzero_input(shape, generator=None):
     """Values with |x| in [0.5, 1.5) and random signs: an exact zero in the output is a drop."""
-    sign = torch.where(torch.rand(shape) < 0.5, -1.0, 1.0)
-    return (torch.rand(shape) + 0.5) * sign
+    sign = torch.where(torch.rand(shape, generator=generator) < 0.5, -1.0, 1.0)
+    return (torch.rand(shape, generator=generator) + 0.5) * sign
 
 
 def _assert_module(found, p):
@@ -54,7 +54,35 @@ def _forward(student, p, x, what, **how) -> list[torch.Tensor]:
     return [tensor_like(out, what, shape=x.shape, dtype=x.dtype) for out in found["outputs"]]
 
 
-def test_dropout_zero_fraction(student):
+def _plot_zero_fractions(student, plots):
+    """The fraction of zeros Dropout(p) leaves in training mode, for p from 0 to 1 (20000
+    elements each, drawn from the grader's own generator so that the verdict's draws stay put)."""
+    x = _nonzero_input((100, 200), torch.Generator().manual_seed(0))
+    ps = [i / 10 for i in range(11)]
+    fractions = []
+    for p in ps:
+        try:
+            out, = _forward(student, p, x, f"Dropout({p}) output")
+            fractions.append((out == 0).double().mean().item())
+        except Exception:  # noqa: BLE001 - a gap in the plot, whatever went wrong
+            fractions.append(None)
+    if any(f is not None for f in fractions):
+        plots.record("dropout_zero_fraction", p=ps, fraction=fractions, n=x.numel())
+
+
+def _plot_modes(student, plots, p=0.6):
+    """Dropout(p)'s output against its input in training and in eval mode, 400 elements."""
+    generator = torch.Generator().manual_seed(1)
+    x = (torch.rand((20, 20), generator=generator) * 4 - 2)
+    found = {}
+    for mode in ("train", "eval"):
+        out, = _forward(student, p, x, f"Dropout({p}) output in {mode} mode", modes=[mode])
+        found[mode] = out.flatten()
+    plots.record("dropout_modes", p=p, x=x.flatten(), **found)
+
+
+def test_dropout_zero_fraction(student, plots):
+    plots.then(_plot_zero_fractions, student, plots)
     # Hoeffding: n = 10^6 independent drop indicators; P(|fraction - p| >= t) <= 2 exp(-2 n t^2).
     # Two values of p share FALSE_FAIL: t = sqrt(ln(4 / FALSE_FAIL) / (2 n)) = 0.0028, plus GRID.
     # p used as the keep probability is off by |1 - 2p| >= 0.4.
@@ -119,7 +147,8 @@ def test_dropout_gradient(student):
         f"ones); the input gradient is off by up to {max_abs_diff(grad, expected):.3g}")
 
 
-def test_dropout_eval_identity(student):
+def test_dropout_eval_identity(student, plots):
+    plots.then(_plot_modes, student, plots)
     x = _nonzero_input((50, 40))
     for p in (0.6, 1.0):
         out, = _forward(student, p, x, f"Dropout({p}) output in eval mode", modes=["eval"], on_device=True)
@@ -213,6 +242,6 @@ def test_dropout_mlp_structure(student):
 
 
 
-def test_mnist_accuracy(student, test_labels, params):
+def test_mnist_accuracy(student, test_labels, params, plots):
     build = ", ".join(f"{k}={params[k]}" for k in ("p", "hidden", "num_hidden_layers") if k in params)
-    assert_mnist_accuracy(f"build_dropout_mlp({build}) with your train_epoch", student, test_labels, params)
+    assert_mnist_accuracy(f"build_dropout_mlp({build}) with your train_epoch", student, test_labels, params, plots)

@@ -148,11 +148,34 @@ def test_bn_parameters_and_buffers(student):
                 f"{call}: `{key}` should start as {expected[key].tolist()}, found {value.tolist()}")
 
 
-def test_bn_train_forward(student):
+def _feature_stats(out) -> dict:
+    """Per-feature mean and (biased) variance of a (batch, features) output."""
+    out = out.detach().double().cpu()
+    return {"mean": out.mean(dim=0), "var": out.var(dim=0, unbiased=False)}
+
+
+def _plot_modes(student, plots, kwargs, weight, bias, x):
+    """Per-feature mean and variance of the student's BatchNorm1d output on x, in training
+    mode and in eval mode (from the grader's running statistics), beside torch's."""
+    running = _running_stats()
+    found = {}
+    for mode in ("train", "eval"):
+        seen = student.probe("bn_forward", num_features=C, kwargs=kwargs, weight=weight, bias=bias, x=x, mode=mode,
+                             running=running if mode == "eval" else None)
+        out = tensor_like(seen.get("output"), f"BatchNorm1d output in {mode} mode", shape=x.shape)
+        with torch.no_grad():
+            expected = getattr(_reference(kwargs, weight, bias, running if mode == "eval" else None), mode)()(x)
+        found[mode] = {"yours": _feature_stats(out), "torch": _feature_stats(expected)}
+    plots.record("batchnorm_stats", features=C, **found)
+
+
+def test_bn_train_forward(student, plots):
     for kwargs in ({}, {"eps": 1e-3}):
         call = _call(C, kwargs)
         weight, bias = _weight_and_bias()
         x = _batch(37)
+        if not kwargs:
+            plots.then(_plot_modes, student, plots, kwargs, weight, bias, x)
         found = student.probe("bn_forward", num_features=C, kwargs=kwargs, weight=weight, bias=bias, x=x,
                               mode="train")
         _assert_setup(found, call)
@@ -318,6 +341,6 @@ def test_bn_mlp_structure(student):
 
 
 
-def test_mnist_accuracy(student, test_labels, params):
+def test_mnist_accuracy(student, test_labels, params, plots):
     build = ", ".join(f"{k}={v}" for k, v in params.items() if k == "hidden")
-    assert_mnist_accuracy(f"build_bn_mlp({build}) with your train_epoch", student, test_labels, params)
+    assert_mnist_accuracy(f"build_bn_mlp({build}) with your train_epoch", student, test_labels, params, plots)

@@ -82,6 +82,16 @@ class LatePolicy:
 
 
 @dataclass(frozen=True)
+class Reports:
+    """What the students' pages (feedback.html, `autograder check --html`) show of hidden
+    checks besides their message; course.toml's [reports] table sets them (docs/reports.md).
+    The instructor's class report shows everything."""
+
+    hidden_plots: bool = True  # the plots a hidden check recorded (the student's own results)
+    hidden_thresholds: bool = False  # a hidden check's threshold, drawn in its plot
+
+
+@dataclass(frozen=True)
 class Check:
     """One graded check: a test function `test_<id>` in autograder/checks/<lab>.py."""
 
@@ -91,6 +101,7 @@ class Check:
     public: bool
     timeout_s: float
     params: dict[str, Any] = field(default_factory=dict)
+    topic: str = ""  # the lecture topic a failure points at ([labs.<lab>.topics])
 
     @property
     def name(self) -> str:
@@ -136,6 +147,7 @@ class Course:
     raw: dict[str, Any]
     limits: Limits = Limits()
     late: LatePolicy | None = None  # None: no [late] table, no penalties
+    reports: Reports = Reports()
 
     def lab(self, lab_id: str) -> Lab:
         try:
@@ -275,6 +287,23 @@ def _resources(path: Path, lab_id: str, table: dict) -> Resources:
     return Resources(**{k: int(v) if k == "memory_mb" else float(v) for k, v in table.items()})
 
 
+def topic_for(topics: dict[str, str], check_id: str) -> str:
+    """The topic of [labs.<lab>.topics] whose key is the longest prefix of `check_id` ("" if none):
+    `dropout = "..."` covers dropout_zero_fraction, dropout_scaling, ..."""
+    keys = [k for k in topics if check_id.startswith(k)]
+    return str(topics[max(keys, key=len)]) if keys else ""
+
+
+def _table(raw: dict, name: str, cls, path: Path):
+    """course.toml's [name] table as `cls` (a dataclass of settings); unknown keys are an error."""
+    table = raw.get(name, {})
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = set(table) - set(names)
+    if unknown:
+        raise ValueError(f"{path}: [{name}] has unknown keys {sorted(unknown)}; the settings are {names}")
+    return cls(**{k: type(getattr(cls(), k))(v) for k, v in table.items()})
+
+
 def load_course(path: str | Path | None = None) -> Course:
     """Read and validate course.toml; errors name the table and key at fault."""
     path = Path(path) if path else default_course_file()
@@ -299,6 +328,7 @@ def load_course(path: str | Path | None = None) -> Course:
                     public=bool(spec.get("public", False)),
                     timeout_s=float(spec.get("timeout_s", default_timeout)),
                     params={k: v for k, v in spec.items() if k not in _CHECK_KEYS},
+                    topic=topic_for(table.get("topics", {}), check_id),
                 )
             )
         labs[lab_id] = Lab(
@@ -307,11 +337,6 @@ def load_course(path: str | Path | None = None) -> Course:
             api=_lab_api(path.resolve().parent, lab_id, table["module"], table),
             resources=_resources(path, lab_id, table.get("resources", {})),
         )
-    sandbox = raw.get("sandbox", {})
-    unknown = set(sandbox) - {f.name for f in dataclasses.fields(Limits)}
-    if unknown:
-        raise ValueError(f"{path}: [sandbox] has unknown keys {sorted(unknown)}; "
-                         f"the limits are {[f.name for f in dataclasses.fields(Limits)]}")
     cache = os.environ.get("MNIST_CACHE") or raw.get("data", {}).get("cache_dir", "~/.cache/dnn-grading-kit")
     return Course(
         name=course.get("name", "course"),
@@ -322,6 +347,7 @@ def load_course(path: str | Path | None = None) -> Course:
         mnist_cache=Path(cache).expanduser(),
         path=path.resolve(),
         raw=raw,
-        limits=Limits(**{k: int(v) for k, v in sandbox.items()}),
+        limits=_table(raw, "sandbox", Limits, path),
         late=load_late_policy(raw, labs, path),
+        reports=_table(raw, "reports", Reports, path),
     )

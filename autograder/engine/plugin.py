@@ -2,15 +2,16 @@
 
 It runs inside the grading subprocess (see runner.py): it selects the checks, applies
 their time limits, seeds every check, hands the checks their fixtures (the student's
-module, the device, MNIST, the check's parameters from course.toml) and writes one JSON
-line per event to the report file, flushed at once so that nothing is lost if the
-process dies. Messages are the checks' own words or a description of the student's
-exception; check source and tracebacks never reach the report.
+module, the device, MNIST, the check's parameters from course.toml, a recorder for plot
+data) and writes one JSON line per event to the report file, flushed at once so that
+nothing is lost if the process dies. Messages are the checks' own words or a description
+of the student's exception; check source and tracebacks never reach the report.
 """
 from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -248,6 +249,84 @@ def _seeded(request):
     return seed
 
 
+# --- plot data -----------------------------------------------------------------------------
+
+PLOT_BYTES = 48 * 1024  # the most plot data (as JSON) one check keeps: results.json stays small
+PLOT_VALUES = 4096  # the most values a tensor may hold to be kept whole (checks downsample)
+PLOT_TEXT = 80  # the longest string kept: kit words (labels, a method's name), never a student's text
+
+
+def plain(value):
+    """`value` as JSON-able plain data for a plot: numbers and tensors of at most PLOT_VALUES
+    values become floats rounded to 4 significant digits (non-finite ones None: JSON has no
+    NaN), bools and ints stay, strings are cut to PLOT_TEXT characters, lists, tuples and
+    dicts (str keys) are converted item by item; anything else is None, so that no student
+    object is ever kept."""
+    import torch
+
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return float(f"{value:.4g}") if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value[:PLOT_TEXT]
+    if isinstance(value, torch.Tensor):
+        return plain(value.detach().cpu().double().tolist()) if value.numel() <= PLOT_VALUES else None
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k)[:PLOT_TEXT]: plain(v) for k, v in value.items()}
+    return None
+
+
+class Plots:
+    """What one check records for the reports' plots (reports/plots.py draws them on the
+    grader's side). `record(kind, **data)`: `kind` names a plot of reports/plots.py, `data` is
+    plain numbers the check computed or judged. `then(fn, *args)`: gather more data after the
+    verdict (a small extra probe), whatever the verdict was; nothing that happens there can
+    change the verdict or its message. The data goes out with the check's "end" event, into
+    its lab record (reports/model.py)."""
+
+    def __init__(self):
+        self.items: list[dict] = []
+        self._bytes = 0
+        self._later: list = []
+
+    def record(self, kind: str, **data) -> None:
+        """Keep one plot's data; a plot that would take the check past PLOT_BYTES is left out
+        (its kind is kept with "omitted", so that the page can say so)."""
+        item = {"kind": kind, **plain(data)}
+        size = len(json.dumps(item))
+        if self._bytes + size > PLOT_BYTES:
+            item = {"kind": kind, "omitted": f"more than {PLOT_BYTES // 1024} KiB of plot data"}
+            size = len(json.dumps(item))
+        self._bytes += size
+        self.items.append(item)
+
+    def then(self, fn, *args) -> None:
+        """Call fn(*args) once the check's body has ended, before its worker closes."""
+        self._later.append((fn, args))
+
+    def finish(self) -> None:
+        for fn, args in self._later:
+            try:
+                fn(*args)
+            except Exception:  # the student's code failed or hung: the plot goes without it
+                pass
+
+
+@pytest.fixture
+def plots(request, student) -> Plots:
+    """The recorder of this check's plot data (Plots). It depends on `student` so that the
+    gathering deferred with Plots.then runs while the check's worker is still open."""
+    recorder = Plots()
+    request.node.user_properties.append(("plots", recorder))
+    yield recorder
+    recorder.finish()
+
+
 # --- reporting -----------------------------------------------------------------------------
 
 
@@ -328,6 +407,7 @@ def pytest_runtest_logreport(report):
             "status": failure[0] if failure else "passed",
             "message": failure[1] if failure else "",
             "seed": props.get("seed"),
+            "plots": props["plots"].items if "plots" in props else [],
             "time": time.time(),
         }
     )

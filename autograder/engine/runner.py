@@ -111,7 +111,8 @@ def not_gradable(course: config.Course, lab_id: str, status: str, message: str,
     lab = course.lab(lab_id)
     lab_status = "missing" if status == "missing" else "error"
     ids = checks if checks is not None else [c.id for c in lab.checks]
-    return LabRun(lab.id, lab_status, {c: CheckOutcome(c, "failed", "") for c in ids}, message=message)
+    return LabRun(lab.id, lab_status, {c: CheckOutcome(c, "failed", "") for c in ids}, message=message,
+                  intake=status)
 
 
 def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | None = None,
@@ -159,7 +160,7 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
                     sandbox = {k: v for k, v in event.items() if k not in ("event", "uid")}
                 elif event["event"] == "end":
                     outcomes[event["check"]] = CheckOutcome(
-                        event["check"], event["status"], event["message"], event.get("seed"))
+                        event["check"], event["status"], event["message"], event.get("seed"), event.get("plots", []))
             running = (_unfinished(events) or {}).get("check")
             remaining = [c for c in remaining if c not in outcomes]
             if not remaining:

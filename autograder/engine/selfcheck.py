@@ -17,7 +17,10 @@ from rich.table import Table
 from autograder.course import config
 from autograder.engine import runner
 from autograder.intake import collect
+from autograder.reports import feedback_html
 from autograder.reports.escape import terminal
+from autograder.reports.files import write_atomic
+from autograder.reports.model import lab_record
 
 
 def take_in(course: config.Course, lab: config.Lab, path: Path, dest: Path) -> collect.LabIntake:
@@ -52,8 +55,9 @@ def take_in(course: config.Course, lab: config.Lab, path: Path, dest: Path) -> c
 
 
 def self_check(course: config.Course, lab_id: str, path: Path, device: str | None = None,
-               console: Console | None = None) -> bool:
-    """Run the public checks, print a table; True when every public check passed."""
+               console: Console | None = None, html: Path | None = None) -> bool:
+    """Run the public checks, print a table (and write the page of feedback_html to `html`,
+    when given); True when every public check passed."""
     console = console or Console()
     lab = course.lab(lab_id)
     with tempfile.TemporaryDirectory(prefix=f"check-{lab.id}-") as tmp:
@@ -82,11 +86,15 @@ def self_check(course: config.Course, lab_id: str, path: Path, device: str | Non
         most += check.points
         style = "green" if passed else "red"
         table.add_row(check.id, f"{check.points if passed else 0:g}/{check.points:g}",
-                      f"[{style}]{outcome.status}[/]", outcome.message)
+                      f"[{style}]{outcome.status}[/]", rich_escape(terminal(outcome.message)))
     console.print(table)
     hidden = lab.hidden_count
     console.print(f"Public checks: {got:g} of {most:g} points on {run.device or 'cpu'}. "
                   f"{hidden} more checks are graded after you submit.")
     if got < most:
         console.print("Hint: read each message above; `raise NotImplementedError` means the function is not written yet.")
+    if html is not None:
+        page = feedback_html.feedback_page(graded, course, {lab.id: lab_record(run, "")}, self_check=True)
+        write_atomic(html, page)
+        console.print(f"The results with plots: {html}", markup=False, highlight=False)
     return got == most

@@ -33,12 +33,13 @@ def probe_train_perceptron(student, ctx, X, Y, steps, lr):
     return {"start": start, "losses": losses, "end": linears(model), "state": state(model)}
 
 
-def probe_trained_outputs(student, ctx, X, Y, steps, lr):
-    """A Perceptron() trained on (X, Y) by train_perceptron, then its outputs on X."""
+def probe_trained_outputs(student, ctx, X, Y, steps, lr, grid):
+    """A Perceptron() trained on (X, Y) by train_perceptron: its outputs on X, and for the
+    plots what train_perceptron returned (the losses) and its outputs on the grader's grid."""
     model = student.Perceptron()
-    student.train_perceptron(model, X, Y, steps=steps, lr=lr)
+    losses = student.train_perceptron(model, X, Y, steps=steps, lr=lr)
     with torch.no_grad():
-        return model(X)
+        return {"output": model(X), "grid": model(grid), "losses": losses}
 
 
 def probe_predict_and_accuracy(student, ctx, weight, bias, X, Y):

@@ -63,12 +63,13 @@ def probe_accuracy(student, ctx, widths, start, X, Y):
     return student.accuracy(model, X, Y)
 
 
-def probe_xor_try(student, ctx, hidden, num_layers, X, Y, steps, lr):
+def probe_xor_try(student, ctx, hidden, num_layers, X, Y, steps, lr, grid):
     """One try: a fresh build_xor_mlp network trained by train_xor on (X, Y), then its outputs
-    on X. A network that is not an nn.Sequential is described and not trained."""
+    on X, and for the plots what train_xor returned (the losses) and its outputs on the
+    grader's grid. A network that is not an nn.Sequential is described and not trained."""
     model = student.build_xor_mlp(hidden=hidden, num_layers=num_layers)
     if not isinstance(model, nn.Sequential):
         return {"types": type_names(model)}
-    student.train_xor(model, X, Y, steps=steps, lr=lr)
+    losses = student.train_xor(model, X, Y, steps=steps, lr=lr)
     with torch.no_grad():
-        return {"types": type_names(model), "output": model(X)}
+        return {"types": type_names(model), "output": model(X), "grid": model(grid), "losses": losses}

@@ -75,9 +75,10 @@ def probe_bn_fresh(student, ctx, num_features, kwargs):
     return found
 
 
-def probe_bn_forward(student, ctx, num_features, kwargs, weight, bias, x, mode):
-    """The output for the batch x in the given mode, without autograd."""
-    bn, found = _setup(student, ctx, num_features, kwargs, weight, bias)
+def probe_bn_forward(student, ctx, num_features, kwargs, weight, bias, x, mode, running=None):
+    """The output for the batch x in the given mode (from the given running statistics, if
+    any), without autograd."""
+    bn, found = _setup(student, ctx, num_features, kwargs, weight, bias, running)
     if bn is None:
         return found
     getattr(bn, mode)()

@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from autograder.course import config
-from autograder.reports import feedback_md, grades_csv, results_json, shared_files
+from autograder.reports import class_report, feedback_html, feedback_md, grades_csv, results_json, shared_files
 
-STUDENT_WRITERS = [results_json.write, feedback_md.write]
-CLASS_WRITERS = [grades_csv.write, shared_files.write]
+STUDENT_WRITERS = [results_json.write, feedback_md.write, feedback_html.write]
+CLASS_WRITERS = [grades_csv.write, class_report.write, shared_files.write]
 
 
 def write_student(out: Path, student: str, course: config.Course, records: dict[str, dict]) -> None:
@@ -26,6 +26,7 @@ def write_student(out: Path, student: str, course: config.Course, records: dict[
 
 
 def write_class(out: Path, course: config.Course) -> Path:
-    """Every class report into OUT, rebuilt from the students' results; returns grades.csv."""
+    """Every class report into OUT (grades.csv, report.html), rebuilt from the students'
+    results; returns grades.csv's path (report.html is OUT/class_report.FILE)."""
     paths = [write(out, course) for write in CLASS_WRITERS]
     return paths[0]

@@ -29,3 +29,13 @@ def read_results(path: Path) -> dict | None:
     except (OSError, json.JSONDecodeError):
         return None
 
+
+def read_class(out: Path, results_file: str) -> dict[str, dict]:
+    """Every student's results in OUT: {folder name: results.json}, by name; folders without
+    readable results are left out. Class reports are rebuilt from this on every run."""
+    found = {}
+    for folder in sorted(p for p in out.iterdir() if p.is_dir()):
+        results = read_results(folder / results_file)
+        if results:
+            found[folder.name] = results
+    return found

@@ -10,8 +10,8 @@ import io
 from pathlib import Path
 
 from autograder.course import config
-from autograder.reports.files import read_results, write_atomic
-from autograder.reports.model import lab_grade
+from autograder.reports.files import read_class, write_atomic
+from autograder.reports.model import lab_grade, lab_records
 from autograder.reports.results_json import FILE as RESULTS_FILE
 
 FILE = "grades.csv"
@@ -21,12 +21,9 @@ COLUMNS = ["student", "lab", "score", "max_score", "status", "raw_score", "late_
 def class_grades(out: Path, course: config.Course):
     """(student, lab id, record, LabGrade) for every lab in every OUT/<student>/results.json,
     students sorted, labs in each student's order: what every class report is written from."""
-    for folder in sorted(p for p in out.iterdir() if p.is_dir()):
-        results = read_results(folder / RESULTS_FILE)
-        if not results:
-            continue
-        for lab_id, record in results["extra_data"]["labs"].items():
-            yield folder.name, lab_id, record, lab_grade(course, lab_id, record)
+    for student, results in read_class(out, RESULTS_FILE).items():
+        for lab_id, record in lab_records(results).items():
+            yield student, lab_id, record, lab_grade(course, lab_id, record)
 
 
 def write(out: Path, course: config.Course) -> Path:

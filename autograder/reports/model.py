@@ -2,7 +2,9 @@
 
 The engine produces a `LabRun` per graded lab; `lab_record` turns it into the record kept
 in a student's results.json, from which every report (results.json, feedback.md,
-grades.csv) is rebuilt, resumed runs included.
+feedback.html, grades.csv, report.html) is rebuilt, resumed runs included. A check's
+`plots` are the plain data it recorded for the reports' plots (engine/plugin.py's `plots`
+fixture): lists of numbers, never the student's objects.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ class CheckOutcome:
     status: str  # passed, failed, error, timeout, oom
     message: str = ""
     seed: int | None = None
+    plots: list[dict] = field(default_factory=list)  # [{"kind": ..., ...plain data}] (reports/plots.py)
 
 
 @dataclass
@@ -31,6 +34,15 @@ class LabRun:
     # Why the lab was not graded at all (not submitted, ambiguous, unreadable): said once for
     # the lab, not once per check; empty when it was graded.
     message: str = ""
+    intake: str = "ok"  # what intake said of the lab: ok, missing, ambiguous, unreadable
+
+
+def check_record(outcome: CheckOutcome) -> dict:
+    """One check's entry of a lab record: status, message, seed, and its plots when it has any."""
+    record = {"status": outcome.status, "message": outcome.message, "seed": outcome.seed}
+    if outcome.plots:
+        record["plots"] = outcome.plots
+    return record
 
 
 def lab_record(run: LabRun, fingerprint: str, notes: list[str] = (), content: str = "") -> dict:
@@ -47,13 +59,30 @@ def lab_record(run: LabRun, fingerprint: str, notes: list[str] = (), content: st
         "sandbox": run.sandbox,
         "notes": list(notes),
         "message": run.message,
-        "checks": {c.id: {"status": c.status, "message": c.message, "seed": c.seed} for c in run.checks.values()},
+        "intake": run.intake,
+        "checks": {c.id: check_record(c) for c in run.checks.values()},
     }
+
+
+def lab_records(results: dict) -> dict[str, dict]:
+    """The lab records of a student's results.json (extra_data.labs), {lab id: record};
+    anything that is not a table (a damaged file) is left out."""
+    extra = results.get("extra_data") if isinstance(results, dict) else None
+    labs = extra.get("labs") if isinstance(extra, dict) else None
+    return {k: v for k, v in labs.items() if isinstance(v, dict)} if isinstance(labs, dict) else {}
+
+
+def outcomes(record: dict) -> dict[str, dict]:
+    """The check entries of a lab record, {check id: entry}; entries that are not a table (a
+    damaged results.json) are left out."""
+    checks = record.get("checks") if isinstance(record, dict) else None
+    return {k: v for k, v in checks.items() if isinstance(v, dict)} if isinstance(checks, dict) else {}
 
 
 def lab_score(lab: config.Lab, record: dict) -> tuple[float, float]:
     """(points earned, points possible) of one lab record."""
-    got = sum(c.points for c in lab.checks if record["checks"].get(c.id, {}).get("status") == "passed")
+    checks = outcomes(record)
+    got = sum(c.points for c in lab.checks if checks.get(c.id, {}).get("status") == "passed")
     return got, lab.max_points
 
 

@@ -37,6 +37,7 @@ from autograder.engine.executors import auto_workers
 from autograder.integrations.gradescope.bundle import BUNDLE_FILE
 from autograder.integrations.gradescope.metadata import read_submitted
 from autograder.intake.collect import LabIntake
+from autograder.reports import escape
 from autograder.reports.files import read_results, write_atomic
 from autograder.reports.results_json import FILE as RESULTS_FILE
 
@@ -142,10 +143,12 @@ def stage(submission: Path, dest: Path, labs: list[str], course: config.Course) 
 
 
 def _output(results: dict, records: dict[str, dict]) -> str:
-    """The top-level output students see: the late penalty the reports wrote, and what intake
-    noted about each lab (file names are the student's: the output's format is text)."""
-    lines = [f"{lab}: {note}" for lab, record in records.items() for note in record.get("notes", [])]
-    text = "\n".join(["Notes on your submission", *lines] if lines else [])
+    """The top-level output students see, markdown: the reports' summary (the public checks,
+    labs not graded, the late penalty), then what intake noted about each lab (file names are
+    the student's: escaped, escape.markdown)."""
+    lines = [f"- {escape.markdown(f'{lab}: {note}')}" for lab, record in records.items()
+             for note in record.get("notes", [])]
+    text = "\n".join(["**Notes on your submission**", *lines] if lines else [])
     return "\n\n".join(t for t in (results.get("output", ""), text) if t)
 
 
@@ -177,7 +180,7 @@ def grade_submission(course: config.Course, root: Path, labs: list[str], *, work
     records = results["extra_data"]["labs"]
     output = _output(results, records)
     if output:
-        results.update(output=output, output_format="text")
+        results.update(output=output, output_format="md")
     results["execution_time"] = round(time.monotonic() - started, 1)
     write_atomic(layout.results, json.dumps(results, indent=2) + "\n")
     for lab, record in records.items():
