@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 
 $(BIN)/autograder: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[nbgrader,test]'
+	$(BIN)/pip install --quiet -e '.[nbgrader,test,ray]'
 	touch $@
 
 demo: $(BIN)/autograder

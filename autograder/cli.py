@@ -69,9 +69,16 @@ def _parser() -> argparse.ArgumentParser:
         g.add_argument("--out", type=Path, required=True,
                        help="where results.json, feedback.md, feedback.html, grades.csv and report.html go")
         g.add_argument("--labs", default=None, help="comma-separated lab ids (default: all)")
-        g.add_argument("--workers", default="auto", type=_workers,
-                       help="labs graded at once: a number, or 'auto' (default: one per CPU core)")
+        g.add_argument("--workers", default=None, type=_workers,
+                       help="labs graded at once: a number, or 'auto' (default: one per CPU core); with "
+                            "--executor ray, submissions kept ready (default: the labs the cluster holds)")
         g.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: course.toml)")
+        g.add_argument("--executor", choices=("local", "ray"), default="local",
+                       help="where labs are graded: this machine (default), or a Ray cluster (needs the "
+                            "[ray] extra; docs/scale.md)")
+        g.add_argument("--address", default=None,
+                       help="with --executor ray: the cluster, 'auto' (default: one started on this machine, "
+                            "or $RAY_ADDRESS) or HOST:PORT of its head")
         g.add_argument("--no-progress", action="store_true", help="no progress bar")
         g.add_argument("--nbgrader", action="store_true",
                        help="SUBMISSIONS is an nbgrader course directory: grade its submitted/<student>/<lab>/ "
@@ -130,6 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from autograder.course.mnist import MnistError
 
+    executor_errors = ()  # the student bundle grades nothing
+    if _available("grade"):
+        from autograder.engine.executors import ExecutorError
+
+        executor_errors = (ExecutorError,)
+
     try:
         course = config.load_course(args.course)
         return _run(args, course)
@@ -139,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, FileExistsError, KeyError, ValueError) as e:
         say(f"autograder: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
+    except executor_errors as e:
+        say(f"autograder: {e}", file=sys.stderr)
+        return 1
 
 
 def _looks_like_nbgrader(folder: Path) -> bool:
@@ -147,11 +163,11 @@ def _looks_like_nbgrader(folder: Path) -> bool:
 
 
 def _print_grades(course: config.Course, out: Path, grades_csv: Path) -> None:
-    """The end of `autograder grade`: the table per lab, then where the grades and the class
-    report are."""
+    """The end of `autograder grade`: the table per lab, then where the grades, the class
+    report and, when students handed in identical code, shared_files.csv are."""
     from rich.console import Console
 
-    from autograder.reports import class_report, files, results_json, summary
+    from autograder.reports import class_report, files, results_json, shared_files, summary
 
     console = Console()
     if not console.is_terminal:  # a log or a pipe: wide enough for the table, not the 80 columns of a guess
@@ -159,6 +175,64 @@ def _print_grades(course: config.Course, out: Path, grades_csv: Path) -> None:
     console.print(summary.terminal_table(summary.lab_summaries(course, files.read_class(out, results_json.FILE))))
     say(f"grades:       {grades_csv}")
     say(f"class report: {out / class_report.FILE}")
+    if len((out / shared_files.FILE).read_text().splitlines()) > 1:
+        say(f"shared code:  {out / shared_files.FILE}")
+
+
+def _executor(args, course: config.Course):
+    """The executor --executor asks for, as a context manager that closes it: a Ray cluster,
+    or nothing (the class grader then grades on this machine's --workers)."""
+    import contextlib
+
+    from autograder.engine.executors import ExecutorError
+
+    if args.executor == "local":
+        if args.address:
+            raise ValueError("--address is the Ray cluster of --executor ray; the local executor has none")
+        return contextlib.nullcontext()
+    try:
+        from autograder.integrations.ray.executor import RayExecutor
+    except ImportError as e:
+        if (e.name or "").split(".")[0] != "ray":
+            raise
+        raise ExecutorError("--executor ray needs Ray, which is not installed here: pip install "
+                            "'dnn-grading-kit[ray]' (Ray 2.60.0), here and on every node of the cluster") from None
+    return RayExecutor(course, address=args.address or "auto", device=args.device or course.device,
+                       workers=args.workers)
+
+
+def _grade(args, course: config.Course, executor) -> int:
+    """`autograder grade`: a class folder, or an nbgrader course directory."""
+    from autograder.engine.executors import auto_workers
+
+    workers = args.workers or auto_workers()
+    if args.nbgrader or _looks_like_nbgrader(args.submissions):
+        from autograder.integrations.nbgrader.gradebook import grade_nbgrader
+        assignments = args.assignment.split(",") if args.assignment else (args.labs.split(",") if args.labs else None)
+        summary = grade_nbgrader(course, args.submissions, args.out, assignments=assignments, workers=workers,
+                                 device=args.device, progress=not args.no_progress, executor=executor)
+        say(f"{summary.students} students: {summary.graded} labs graded, {summary.reused} unchanged "
+            f"and kept; scores written to {summary.gradebook}")
+        if summary.skipped:
+            say(f"skipped (not in the gradebook, or not a lab of the course): {', '.join(summary.skipped)}")
+        _print_grades(course, args.out, summary.grades_csv)
+        return 0
+
+    from autograder.engine.grading import find_students, grade_class
+    from autograder.intake.submission_times import read_times
+    labs = args.labs.split(",") if args.labs else None
+    times = read_times(args.submitted_at, course) if args.submitted_at else None
+    if times:
+        strangers = sorted({s for s, _ in times} - {p.name for p in find_students(args.submissions)})
+        if strangers:
+            say(f"{args.submitted_at}: times for students not in {args.submissions}, unused: "
+                f"{', '.join(s for s in strangers)}", file=sys.stderr)
+    summary = grade_class(course, args.submissions, args.out, labs=labs, workers=workers, device=args.device,
+                          progress=not args.no_progress, submitted_at=times, executor=executor)
+    shared = f" ({summary.shared} identical to another student's and graded once)" if summary.shared else ""
+    say(f"{summary.students} students: {summary.graded} labs graded{shared}, {summary.reused} unchanged and kept")
+    _print_grades(course, args.out, summary.grades_csv)
+    return 0
 
 
 def _run(args, course: config.Course) -> int:
@@ -179,34 +253,9 @@ def _run(args, course: config.Course) -> int:
         say(f"MNIST verified and cached in {path}")
         return 0
 
-    if args.command == "grade" and (args.nbgrader or _looks_like_nbgrader(args.submissions)):
-        from autograder.integrations.nbgrader.gradebook import grade_nbgrader
-        assignments = args.assignment.split(",") if args.assignment else (args.labs.split(",") if args.labs else None)
-        summary = grade_nbgrader(course, args.submissions, args.out, assignments=assignments, workers=args.workers,
-                                 device=args.device, progress=not args.no_progress)
-        say(f"{summary.students} students: {summary.graded} labs graded, {summary.reused} unchanged "
-            f"and kept; scores written to {summary.gradebook}")
-        if summary.skipped:
-            say(f"skipped (not in the gradebook, or not a lab of the course): {', '.join(summary.skipped)}")
-        _print_grades(course, args.out, summary.grades_csv)
-        return 0
-
     if args.command == "grade":
-        from autograder.engine.grading import find_students, grade_class
-        from autograder.intake.submission_times import read_times
-
-        labs = args.labs.split(",") if args.labs else None
-        times = read_times(args.submitted_at, course) if args.submitted_at else None
-        if times:
-            strangers = sorted({s for s, _ in times} - {p.name for p in find_students(args.submissions)})
-            if strangers:
-                say(f"{args.submitted_at}: times for students not in {args.submissions}, unused: "
-                      f"{', '.join(escape.terminal(s) for s in strangers)}", file=sys.stderr)
-        summary = grade_class(course, args.submissions, args.out, labs=labs, workers=args.workers,
-                              device=args.device, progress=not args.no_progress, submitted_at=times)
-        say(f"{summary.students} students: {summary.graded} labs graded, {summary.reused} unchanged and kept")
-        _print_grades(course, args.out, summary.grades_csv)
-        return 0
+        with _executor(args, course) as executor:
+            return _grade(args, course, executor)
 
     if args.command == "release":
         from autograder.authoring.release import build_bundle

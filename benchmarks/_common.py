@@ -78,6 +78,28 @@ def class_parser(doc: str, students: int, what: str) -> argparse.ArgumentParser:
     return p
 
 
+def class_args(doc: str, students: int, what: str) -> tuple[argparse.Namespace, str, list[str]]:
+    """The class scripts' options parsed, the machine printed: (args, device, lab ids)."""
+    args = class_parser(doc, students, what).parse_args()
+    device = resolve_device(args.device)
+    labs = args.labs.split(",") if args.labs else list(course().labs)
+    print(describe_machine(device))
+    return args, device, labs
+
+
+def timed(cmd: list[str], run=None, **kwargs):
+    """Run `cmd` once (with `run`, subprocess.run's signature, by default subprocess.run) and
+    return (wall seconds, the completed process); exit with its output if it failed."""
+    import subprocess
+
+    t0 = time.perf_counter()
+    proc = (run or subprocess.run)(cmd, capture_output=True, text=True, **kwargs)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-5000:]}")
+    return seconds, proc
+
+
 def scratch(prefix: str, keep: bool):
     """A temporary folder, removed afterwards unless `keep` (then its path is printed)."""
     import contextlib
@@ -127,6 +149,22 @@ def repeat(fn, n: int, device: str = "cpu") -> list[float]:
 def summary(times: list[float]) -> str:
     runs = ", ".join(f"{t:.3f}" for t in times)
     return f"best {min(times):.3f} s, median {statistics.median(times):.3f} s of {len(times)} [{runs}]"
+
+
+# Appended to a copy of a module: a function nothing calls, so that the copy is graded like
+# the original and never as its duplicate.
+UNIQUE = "\n\ndef _submission_{tag}():\n    return {tag}\n"
+
+
+def distinct_copy(lab_dir: Path, dest: Path, tag: int) -> None:
+    """Copy a lab folder (its README left out), each module made different from every other
+    copy by a function that nothing calls: the grader, which grades identical code once per
+    class (engine/grading.py), grades every copy, and gives it the original's grade."""
+    import shutil
+
+    shutil.copytree(lab_dir, dest, ignore=shutil.ignore_patterns("__pycache__", "README.md"))
+    for module in dest.glob("*.py"):
+        module.write_text(module.read_text() + UNIQUE.format(tag=tag))
 
 
 def course() -> config.Course:

@@ -1,7 +1,8 @@
 """Seconds per complete submission when grading a class with 1 worker and with all workers.
 
 Builds a class of --students copies of the reference solutions (solutions/<lab>/ copied to
-<tmp>/student_i/<lab>/), then grades it twice with the kit's command line, each time into a
+<tmp>/student_i/<lab>/, each made different by a function nothing calls, since the grader
+grades identical code once), then grades it twice with the kit's command line, each time into a
 fresh output folder:
 
     autograder grade CLASS --out OUT --workers 1    --device D --no-progress
@@ -19,9 +20,6 @@ from __future__ import annotations
 
 import csv
 import difflib
-import shutil
-import subprocess
-import time
 from pathlib import Path
 
 import _common
@@ -30,23 +28,16 @@ from autograder.engine.executors import auto_workers
 
 
 def build_class(dest: Path, students: int, labs: list[str]) -> None:
+    """Copies of the reference, each different (identical code would be graded once)."""
     for i in range(1, students + 1):
         for lab in labs:
-            shutil.copytree(_common.ROOT / "solutions" / lab, dest / f"student_{i}" / lab,
-                            ignore=shutil.ignore_patterns("__pycache__"))
+            _common.distinct_copy(_common.ROOT / "solutions" / lab, dest / f"student_{i}" / lab, i)
 
 
 def grade(klass: Path, out: Path, workers: str, device: str, labs: str | None) -> float:
     cmd = [str(_common.VENV_BIN / "autograder"), "grade", str(klass), "--out", str(out),
            "--workers", workers, "--device", device, "--no-progress"]
-    if labs:
-        cmd += ["--labs", labs]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return seconds
+    return _common.timed(cmd + (["--labs", labs] if labs else []))[0]
 
 
 def totals(grades_csv: Path) -> str:
@@ -59,10 +50,7 @@ def totals(grades_csv: Path) -> str:
 
 
 def main() -> None:
-    args = _common.class_parser(__doc__, 4, "copies of the reference").parse_args()
-    device = _common.resolve_device(args.device)
-    labs = args.labs.split(",") if args.labs else list(_common.course().labs)
-    print(_common.describe_machine(device))
+    args, device, labs = _common.class_args(__doc__, 4, "copies of the reference")
     print(f"class: {args.students} copies of the reference, labs {','.join(labs)}; "
           f"--workers auto = {auto_workers()} here; each run timed once\n")
 

@@ -3,9 +3,10 @@
 Builds an nbgrader course in a temporary folder the way docs/nbgrader.md says
 (`autograder nbgrader COURSE_DIR`, then `nbgrader generate_assignment LAB` per lab), and a
 class of --students complete submissions: for each student and lab, the released notebook
-with every solution cell filled from the source notebook (the reference solution), put in
-`submitted/<student>/<lab>/<lab>.ipynb` with a timestamp.txt, as `nbgrader collect` leaves
-it. The course folder is then copied, so each grader starts from the same untouched state:
+with every solution cell filled from the source notebook (the reference solution), and a
+function nothing calls added to its last one so that no two students hand in the same code
+(the kit grades identical code once), put in `submitted/<student>/<lab>/<lab>.ipynb` with a
+timestamp.txt, as `nbgrader collect` leaves it. The course folder is then copied, so each grader starts from the same untouched state:
 
   nbgrader: `nbgrader autograde LAB`, one command per lab (nbgrader takes one assignment
             per command), the times summed;
@@ -78,7 +79,11 @@ def build_course(course_dir: Path, base: Path, env: dict, labs: list[str], stude
         for grade_id, cell in grade_ids(released).items():
             if cell["metadata"]["nbgrader"].get("solution"):
                 cell["source"] = source[grade_id]["source"]
-        for student in students:
+        last = [c for c in grade_ids(released).values() if c["metadata"]["nbgrader"].get("solution")][-1]
+        answer = "".join(last["source"])
+        for i, student in enumerate(students, 1):
+            # Each submission different (the kit grades identical code once): a function nothing calls.
+            last["source"] = answer + _common.UNIQUE.format(tag=i)
             folder = course_dir / "submitted" / student / lab
             folder.mkdir(parents=True)
             (folder / f"{lab}.ipynb").write_text(json.dumps(released, indent=1))

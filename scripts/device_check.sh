@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The GPU check, in one run of about 8 minutes on one H100: what a confined worker sees on
+# The GPU check, in one run of about 9 minutes on one H100: what a confined worker sees on
 # CUDA (its allow-list root with NVIDIA's device nodes; does torch find the GPU inside it?)
 # and its start-up against the deny list's, grade the example class on CUDA and on the CPU
 # of the same machine (same grades?), one complete submission on CUDA, a student who runs
-# out of GPU memory beside two who do not, and the speed benchmarks on CUDA. Run from the
-# repository root on a machine with an NVIDIA GPU; MNIST comes from the idx files in
-# $MNIST_DIR. Writes its figures to $OUT (default build/device-check).
+# out of GPU memory beside two who do not, the speed benchmarks on CUDA, and what one lab
+# costs there. Run from the repository root on a machine with an NVIDIA GPU; MNIST comes
+# from the idx files in $MNIST_DIR. Writes its figures to $OUT (default build/device-check).
 set -euo pipefail
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 OUT="${OUT:-build/device-check}"
@@ -61,3 +61,5 @@ PY
 python3 benchmarks/loader_vs_dataloader.py --device cuda --repeat 3
 python3 benchmarks/matmul_fraction.py --device cuda --repeat 3
 python3 benchmarks/class_speed.py --device cuda --students 4
+# What one lab costs on CUDA (CPU-s, memory, GPU memory): the figures of docs/scale.md.
+python3 benchmarks/lab_cost.py --device cuda --repeat 1 || echo "lab_cost.py could not run (it needs a writable cgroup)"

@@ -27,7 +27,7 @@ BUNDLE_MODULES = [
     "boundary/linux.py", "boundary/rootfs.py", "boundary/pid1.py",
     "boundary/student.py", "boundary/traps.py", "boundary/wire.py", "boundary/worker.py", "boundary/zygote.py",
     "reports/__init__.py", "reports/model.py", "reports/files.py", "reports/results_json.py",
-    "reports/feedback_md.py", "reports/grades_csv.py", "reports/escape.py", "reports/pages.py", "reports/plots.py",
+    "reports/feedback_md.py", "reports/grades_csv.py", "reports/shared_files.py", "reports/escape.py", "reports/pages.py", "reports/plots.py",
     "reports/feedback_html.py", "reports/summary.py", "reports/class_report.py",
     # the test cells of the course's notebooks
     "integrations/__init__.py", "integrations/nbgrader/__init__.py", "integrations/nbgrader/cells.py",

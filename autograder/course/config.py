@@ -51,6 +51,17 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Resources:
+    """What grading one submission of a lab takes, reserved per lab by a cluster executor
+    (integrations/ray); course.toml's [labs.<lab>.resources] sets them from measurements
+    (docs/scale.md). The defaults serve a lab the course has not measured."""
+
+    cpus: float = 1.0  # cores kept busy: the judge session and the worker take turns on one
+    memory_mb: int = 512  # what one lab in flight adds to its node's memory, with headroom
+    gpus: float = 0.0625  # the fraction of a GPU it takes on CUDA; its worker's allocator is capped to match
+
+
+@dataclass(frozen=True)
 class LatePolicy:
     """course.toml's [late] table: when labs are due and what lateness costs (docs/late.md).
     The rule itself is course/late.py's. Due dates are timezone-aware."""
@@ -107,6 +118,7 @@ class Lab:
     # The student API: the public top-level functions and classes of the solution file
     # (api_names); empty when the course has no solution for the lab.
     api: tuple[str, ...] = ()
+    resources: Resources = Resources()
 
     @property
     def hidden_count(self) -> int:
@@ -261,6 +273,20 @@ def _lab_api(root: Path, lab_id: str, module: str, table: dict) -> tuple[str, ..
     return tuple(str(name) for name in table.get("api", ()))
 
 
+def _resources(path: Path, lab_id: str, table: dict) -> Resources:
+    """[labs.<lab>.resources]: positive numbers, `gpus` at most one GPU."""
+    where = f"{path}: [labs.{lab_id}.resources]"
+    names = {f.name for f in dataclasses.fields(Resources)}
+    if set(table) - names:
+        raise ValueError(f"{where} has unknown keys {sorted(set(table) - names)}; expected {sorted(names)}")
+    for key, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ValueError(f"{where}: {key} must be a number > 0, found {value!r}")
+    if table.get("gpus", 0) > 1:
+        raise ValueError(f"{where}: gpus is the fraction of one GPU a lab takes, at most 1; found {table['gpus']!r}")
+    return Resources(**{k: int(v) if k == "memory_mb" else float(v) for k, v in table.items()})
+
+
 def topic_for(topics: dict[str, str], check_id: str) -> str:
     """The topic of [labs.<lab>.topics] whose key is the longest prefix of `check_id` ("" if none):
     `dropout = "..."` covers dropout_zero_fraction, dropout_scaling, ..."""
@@ -309,6 +335,7 @@ def load_course(path: str | Path | None = None) -> Course:
             id=lab_id, title=table.get("title", lab_id), module=table["module"], checks=tuple(checks),
             hidden_elsewhere=int(table.get("hidden_checks", 0)),
             api=_lab_api(path.resolve().parent, lab_id, table["module"], table),
+            resources=_resources(path, lab_id, table.get("resources", {})),
         )
     cache = os.environ.get("MNIST_CACHE") or raw.get("data", {}).get("cache_dir", "~/.cache/dnn-grading-kit")
     return Course(

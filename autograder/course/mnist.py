@@ -103,10 +103,18 @@ def prepare(cache_dir: Path, source: Path | None = None, download: bool = False)
             "test_images": test.data.clone(),
             "test_labels": test.targets.clone(),
         }
-        _save_inputs(tensors, cache_dir)
-        tmp_file = root / CACHE_FILE
-        torch.save(tensors, tmp_file)
-        os.replace(tmp_file, cache_dir / CACHE_FILE)  # atomic: a half-written cache never exists
+    return save_cache(tensors, cache_dir)
+
+
+def save_cache(tensors: dict[str, torch.Tensor], cache_dir: Path) -> Path:
+    """Write the cache (`tensors`: the four of `prepare`) and the workers' file without the
+    test labels into `cache_dir`, each atomically: a half-written cache never exists. Returns
+    the cache file. A grading node gets its copy this way (integrations/ray)."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    _save_inputs(tensors, cache_dir)
+    with tempfile.NamedTemporaryFile(dir=cache_dir, delete=False) as f:
+        torch.save(tensors, f)
+    os.replace(f.name, cache_dir / CACHE_FILE)
     return cache_dir / CACHE_FILE
 
 

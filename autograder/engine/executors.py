@@ -1,7 +1,7 @@
 """Executors: where labs are graded. The per-student loop (grading.py) hands each lab to an
 executor's `submit` and waits for its `LabRun`; an executor decides where and how many at
-once. `Workers` grades on this machine; another executor (a cluster) implements the same
-`submit`/`close` (docs/architecture.md).
+once. `Workers` grades on this machine; a cluster (integrations/ray) implements the same
+`Executor` protocol (docs/architecture.md).
 """
 from __future__ import annotations
 
@@ -10,10 +10,37 @@ import os
 import queue
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Protocol
 
 from autograder.course import config
 from autograder.engine import runner
 from autograder.reports.model import LabRun
+
+
+class Executor(Protocol):
+    """Where labs are graded. `device` is what every lab runs on (it is part of each lab's
+    fingerprint), `n` how many labs it grades at once (the class grader keeps that many
+    submissions taken in and ready). `submit` returns at once; `folder` stays in place
+    until the returned future is done, and its result is the lab's `LabRun`."""
+
+    device: str
+    n: int
+
+    def submit(self, course: config.Course, lab: str, folder: Path, **kwargs) -> Future: ...
+
+    def close(self) -> None: ...
+
+
+class ExecutorError(RuntimeError):
+    """An executor could not grade (a cluster that refuses or loses its nodes), through no
+    fault of the submission; the message says what to do. Grades written so far are kept, and
+    the same command resumes."""
+
+
+def gpu_share(workers_per_gpu: float) -> float:
+    """The fraction of a GPU's memory one worker's allocator may take when `workers_per_gpu`
+    share it: an equal part of 90 %, leaving room for the CUDA contexts, which it does not count."""
+    return 0.9 / max(1, math.ceil(workers_per_gpu))
 
 
 def auto_workers() -> int:
@@ -50,7 +77,7 @@ class Workers:
         """The fraction of its GPU's memory one worker's allocator may take (1.0 off CUDA)."""
         if not self.device.startswith("cuda"):
             return 1.0
-        return 0.9 / math.ceil(self.n / self.gpus)
+        return gpu_share(self.n / self.gpus)
 
     def run_lab(self, course: config.Course, lab: str, folder: Path, **kwargs) -> LabRun:
         """runner.run_lab in a free worker slot (at most `n` at once), in the calling thread."""

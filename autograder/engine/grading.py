@@ -5,7 +5,11 @@
 in how a student's labs are taken in (`prepare`) and in what they write besides the reports.
 A lab whose files, kit and device are unchanged since the last run keeps its grade; a
 student's reports are rewritten after every lab, so an interrupted run loses at most the
-labs in progress.
+labs in progress. Labs that intake turned into identical folders (untouched stubs, copies of
+a handout, one file handed in by several students) are graded once per run and the result
+written for each student, with the student's own intake notes. Where labs run is the
+executor's business (executors.py; a cluster: integrations/ray); this process alone writes
+the reports.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import json
 import tempfile
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +30,7 @@ from autograder import reports
 from autograder.course import config, mnist
 from autograder.course.late import Submitted
 from autograder.engine import runner
-from autograder.engine.executors import Workers, gpu_count
+from autograder.engine.executors import Executor, Workers, gpu_count
 from autograder.intake import collect as intake
 from autograder.intake.collect import LabIntake
 from autograder.reports import escape
@@ -45,9 +49,10 @@ OnStudent = Callable[[str, dict[str, dict]], None]
 @dataclass
 class ClassSummary:
     students: int
-    graded: int  # labs graded in this run
+    graded: int  # labs graded in this run, `shared` included
     reused: int  # labs whose earlier grade was kept
     grades_csv: Path
+    shared: int = 0  # labs identical to another student's in this run: graded once for all of them
 
 
 def find_students(submissions: Path) -> list[Path]:
@@ -67,19 +72,32 @@ def _hash_tree(h, folder: Path) -> None:
 
 
 # course.toml tables that decide no grade: [late] only sets penalties, which the reports
-# compute from the stored submission times, so changing it regrades nothing.
+# compute from the stored submission times, so changing it regrades nothing; nor does a
+# lab's [labs.<lab>.resources] (what a cluster reserves for it).
 NOT_GRADING = ("late",)
 
 
 def kit_fingerprint(course: config.Course) -> str:
     """Changes whenever the checks, the grading code or course.toml's settings change
-    (its [late] table and its comments aside)."""
+    (its [late] table, the labs' [resources] and its comments aside)."""
     settings = {k: v for k, v in course.raw.items() if k not in NOT_GRADING}
+    if "labs" in settings:  # a lab's [resources] say where it may be graded, not how
+        settings["labs"] = {lab: {k: v for k, v in table.items() if k != "resources"}
+                            for lab, table in settings["labs"].items()}
     h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     _hash_tree(h, config.PACKAGE_DIR)
     for kind in ("checks", "probes"):
         for folder in course.lab_dirs(kind)[1:]:  # a course's own labs
             _hash_tree(h, folder)
+    return h.hexdigest()
+
+
+def content_hash(lab: str, lab_dir: Path) -> str:
+    """SHA-256 of what would be graded of a lab, whoever handed it in: the lab id and the
+    files of its clean folder after intake (names and bytes). Equal for two students who
+    handed in the same code; their notes may differ."""
+    h = hashlib.sha256(f"{lab}\0".encode())
+    _hash_tree(h, lab_dir)
     return h.hexdigest()
 
 
@@ -102,19 +120,33 @@ def resolve_device(name: str) -> str:
 
 
 def grade_students(course: config.Course, jobs: dict[str, list[str]], prepare: Prepare, out: Path, *,
-                   workers: int = 1, device: str = "cpu", progress: bool = True, hide: list[Path] = (),
-                   on_lab: OnLab | None = None, on_student: OnStudent | None = None) -> ClassSummary:
-    """Grade `jobs` (student -> lab ids), `workers` labs at a time (labs of one student too),
-    writing every report into `out`; returns the counts. `hide` lists folders the workers must
-    not see besides the kit's own (the class, the results)."""
+                   executor: Executor | None = None, workers: int = 1, device: str = "cpu", progress: bool = True,
+                   hide: list[Path] = (), on_lab: OnLab | None = None,
+                   on_student: OnStudent | None = None) -> ClassSummary:
+    """Grade `jobs` (student -> lab ids), writing every report into `out`; returns the counts.
+    Labs run on `executor` (its `device`), which the caller closes; without one, on this
+    machine's `workers` slots on `device`. `hide` lists folders the workers must not see
+    besides the kit's own (the class, the results)."""
     if any(check.id == "mnist_accuracy" for labs in jobs.values() for lab in labs for check in course.lab(lab).checks):
         mnist.ensure(course.mnist_cache)  # fail once, up front, rather than in every student's MNIST check
     out.mkdir(parents=True, exist_ok=True)
     kit = kit_fingerprint(course)
-    counts = {"graded": 0, "reused": 0}
+    pool = executor or Workers(workers, device, gpu_count(device))
+    device = pool.device
+    counts = {"graded": 0, "reused": 0, "shared": 0}
     lock = threading.Lock()
+    runs: dict[str, Future] = {}  # content hash -> the one grading of that content in this run
     bar = tqdm(total=sum(len(labs) for labs in jobs.values()), unit="lab", disable=not progress, desc="grading")
     hide = [Path(p).resolve() for p in hide] + [out.resolve()]
+
+    def grade_once(lab: str, folder: Path, content: str) -> tuple[Future, bool]:
+        """The grading of this content: started now, or the one another student's identical
+        lab started (then True)."""
+        with lock:
+            if content in runs:
+                return runs[content], True
+            runs[content] = future = pool.submit(course, lab, folder, hide=hide)
+            return future, False
 
     def grade_student(student: str) -> dict[str, dict]:
         previous = read_results(out / student / RESULTS_FILE)
@@ -136,36 +168,42 @@ def grade_students(course: config.Course, jobs: dict[str, list[str]], prepare: P
                     run = runner.not_gradable(course, lab, got.status, got.message)
                     finished(student, lab, records, _stamped(lab_record(run, fp, got.notes), when))
                 else:
-                    running[pool.submit(course, lab, got.folder, hide=hide)] = (lab, fp, got.notes, when)
+                    content = content_hash(lab, got.folder)
+                    future, shared = grade_once(lab, got.folder, content)
+                    running[future] = (lab, fp, got.notes, when, content, shared)
             for future in as_completed(running):  # each lab's grade is written as soon as it is known
-                lab, fp, notes, when = running[future]
-                finished(student, lab, records, _stamped(lab_record(future.result(), fp, notes), when))
+                lab, fp, notes, when, content, shared = running[future]
+                record = lab_record(future.result(), fp, notes, content)
+                finished(student, lab, records, _stamped(record, when), shared=shared)
         return records
 
-    def finished(student: str, lab: str, records: dict, record: dict, reused: bool = False) -> None:
+    def finished(student: str, lab: str, records: dict, record: dict, reused: bool = False,
+                 shared: bool = False) -> None:
         records[lab] = record
         reports.write_student(out, student, course, records)
         if on_lab is not None:
             on_lab(student, lab, record, reused)
         with lock:
             counts["reused" if reused else "graded"] += 1
+            counts["shared"] += shared
             bar.set_postfix_str(escape.terminal(f"{student}/{lab}"), refresh=False)
             bar.update()
 
     try:
-        # Student threads take in submissions and wait; the executor's threads grade. One more
-        # student than workers keeps the next submission's intake ready when a worker frees up.
-        with Workers(workers, device, gpu_count(device)) as pool, \
-                ThreadPoolExecutor(max_workers=pool.n + 1, thread_name_prefix="student") as students:
+        # Student threads take in submissions and wait; the executor grades. One more student
+        # than the executor's slots keeps the next submission's intake ready when one frees up.
+        with ThreadPoolExecutor(max_workers=pool.n + 1, thread_name_prefix="student") as students:
             futures = {students.submit(grade_student, s): s for s in jobs}
             for future in as_completed(futures):
                 records = future.result()
                 if on_student is not None:
                     on_student(futures[future], records)
     finally:
+        if executor is None:
+            pool.close()
         bar.close()
         grades = reports.write_class(out, course)
-    return ClassSummary(len(jobs), counts["graded"], counts["reused"], grades)
+    return ClassSummary(len(jobs), counts["graded"], counts["reused"], grades, counts["shared"])
 
 
 def intake_labs(folder: Path, course: config.Course, dest: Path, labs: list[str],
@@ -185,10 +223,12 @@ def _stamped(record: dict, submitted: dict | None) -> dict:
 
 def grade_class(course: config.Course, submissions: Path, out: Path, *, labs: list[str] | None = None,
                 workers: int = 1, device: str | None = None, progress: bool = True,
-                submitted_at: dict[tuple[str, str], dt.datetime] | None = None) -> ClassSummary:
+                submitted_at: dict[tuple[str, str], dt.datetime] | None = None,
+                executor: Executor | None = None) -> ClassSummary:
     """Grade a class folder (one folder per student, each holding what the student handed
-    in: lab folders, archives, notebooks; intake sorts it out). `submitted_at` maps
-    (student, lab) to the time the lab was handed in, for the late rule (course/late.py)."""
+    in: lab folders, archives, notebooks; intake sorts it out), on `executor` when given.
+    `submitted_at` maps (student, lab) to the time the lab was handed in, for the late rule
+    (course/late.py)."""
     labs = labs or list(course.labs)
     for lab in labs:
         course.lab(lab)  # unknown lab ids fail before any work
@@ -200,6 +240,6 @@ def grade_class(course: config.Course, submissions: Path, out: Path, *, labs: li
         return intake_labs(students[student], course, dest, wanted,
                            lambda lab: Submitted(times[student, lab]) if (student, lab) in times else None)
 
-    return grade_students(course, {s: list(labs) for s in students}, prepare, out, workers=workers,
-                          device=resolve_device(device or course.device), progress=progress,
+    return grade_students(course, {s: list(labs) for s in students}, prepare, out, executor=executor,
+                          workers=workers, device=resolve_device(device or course.device), progress=progress,
                           hide=[submissions])

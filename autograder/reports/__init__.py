@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from autograder.course import config
-from autograder.reports import class_report, feedback_html, feedback_md, grades_csv, results_json
+from autograder.reports import class_report, feedback_html, feedback_md, grades_csv, results_json, shared_files
 
 STUDENT_WRITERS = [results_json.write, feedback_md.write, feedback_html.write]
-CLASS_WRITERS = [grades_csv.write, class_report.write]
+CLASS_WRITERS = [grades_csv.write, class_report.write, shared_files.write]
 
 
 def write_student(out: Path, student: str, course: config.Course, records: dict[str, dict]) -> None:

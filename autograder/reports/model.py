@@ -45,11 +45,14 @@ def check_record(outcome: CheckOutcome) -> dict:
     return record
 
 
-def lab_record(run: LabRun, fingerprint: str, notes: list[str] = ()) -> dict:
-    """The per-lab record kept in results.json; enough to rebuild every other output."""
+def lab_record(run: LabRun, fingerprint: str, notes: list[str] = (), content: str = "") -> dict:
+    """The per-lab record kept in results.json; enough to rebuild every other output.
+    `content` is the hash of what was graded (engine/grading.content_hash), equal for
+    students who handed in the same code; empty when nothing was graded."""
     return {
         "status": run.status,
         "fingerprint": fingerprint,
+        "content": content,
         "device": run.device,
         "torch": run.torch,
         "seconds": round(run.seconds, 2),

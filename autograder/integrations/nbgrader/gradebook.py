@@ -39,6 +39,7 @@ import nbformat
 from autograder.course import config
 from autograder.course.late import Submitted
 from autograder.engine import grading
+from autograder.engine.executors import Executor
 from autograder.intake import collect as intake
 from autograder.intake import notebooks as nbextract
 from autograder.intake.collect import LabIntake
@@ -397,7 +398,7 @@ def write_gradebook(gb, cfg, job: Job, coursedir) -> None:
 
 def grade_nbgrader(course: config.Course, course_dir: Path, out: Path, *, assignments: list[str] | None = None,
                    students: list[str] | None = None, workers: int = 1, device: str | None = None,
-                   progress: bool = True) -> Summary:
+                   progress: bool = True, executor: Executor | None = None) -> Summary:
     from nbgrader.api import Gradebook, MissingEntry
 
     _alembic_on_path()
@@ -464,6 +465,7 @@ def grade_nbgrader(course: config.Course, course_dir: Path, out: Path, *, assign
                 write_gradebook(gb, cfg, job, coursedir)
 
         summary = grading.grade_students(
-            course, {s: list(jobs) for s, jobs in per_student.items()}, prepare, out, workers=workers,
-            device=device, progress=progress, hide=[course_dir], on_lab=autograded, on_student=to_gradebook)
+            course, {s: list(jobs) for s, jobs in per_student.items()}, prepare, out, executor=executor,
+            workers=workers, device=device, progress=progress, hide=[course_dir], on_lab=autograded,
+            on_student=to_gradebook)
     return Summary(summary.students, summary.graded, summary.reused, summary.grades_csv, coursedir.db_url, skipped)
