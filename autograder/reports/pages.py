@@ -31,6 +31,10 @@ code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; 
 .failed, .missing { color: var(--bad); }
 .error, .timeout, .oom, .ambiguous, .unreadable { color: var(--warn); }
 .hidden-tag, .zero { color: var(--muted); }
+.holds { color: var(--ok); }
+.fails { color: var(--bad); }
+.unclear { color: var(--warn); }
+.not-comparable, .not-measured { color: var(--muted); }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; margin: 0.5rem 0; }
 td code, .nowrap { white-space: nowrap; overflow-wrap: normal; }
@@ -78,11 +82,16 @@ def image(png: bytes, alt: str) -> str:
     return f'<img src="data:image/png;base64,{data}" alt="{escape.html(alt)}">'
 
 
+STATUS_CLASSES = {"passed", "failed", "error", "timeout", "oom", "graded", "missing", "ambiguous", "unreadable"}
+# An experiment's verdicts (autograder/experiments/stats.py) and their colours.
+VERDICT_CLASSES = {"holds": "holds", "does not hold": "fails", "unclear": "unclear",
+                   "not comparable": "not-comparable", "not measured": "not-measured"}
+
+
 def badge(status: str) -> str:
-    """A status word in its colour; `status` may come from a results file, so it is escaped
-    and only a known status gives a class."""
-    known = {"passed", "failed", "error", "timeout", "oom", "graded", "missing", "ambiguous", "unreadable"}
-    css = status if status in known else "error"
+    """A status word, or an experiment's verdict, in its colour; `status` may come from a
+    results file, so it is escaped and only a known word gives a class."""
+    css = status if status in STATUS_CLASSES else VERDICT_CLASSES.get(status, "error")
     return f'<span class="badge {css}">{escape.html(status)}</span>'
 
 
