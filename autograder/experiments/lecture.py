@@ -76,12 +76,12 @@ class Budget:
 FULL = Budget("full", (LECTURE_SEED, LECTURE_SEED + 1, LECTURE_SEED + 2), xor_steps=10001, stuck_tries=1000,
               mnist_epochs=MNIST_EPOCHS, mnist_samples=None, bn_epochs=BN_EPOCHS, optimizer_steps=600,
               overfit_samples=1000, overfit_epochs=30, overfit_evals=6, lecture_dropout=True,
-              call_timeout_s=1800, cpu_s=7200)
+              call_timeout_s=600, cpu_s=7200)
 # --quick: about 2 minutes on 2 CPU cores for all six (docs/experiments.md has the measured times).
 QUICK = Budget("quick", (LECTURE_SEED, LECTURE_SEED + 1), xor_steps=10001, stuck_tries=24,
                mnist_epochs=3, mnist_samples=6000, bn_epochs=3, optimizer_steps=100,
                overfit_samples=1000, overfit_epochs=30, overfit_evals=3, lecture_dropout=False,
-               call_timeout_s=300, cpu_s=600)
+               call_timeout_s=120, cpu_s=600)
 
 
 @dataclass(frozen=True)

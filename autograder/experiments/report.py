@@ -122,7 +122,8 @@ def markdown(data: dict) -> str:
 
 def _finding_row(f: dict) -> list[str]:
     values = " ".join(f"{k}={fmt(v)}" for k, v in list(f["values"].items())[:12])
-    return [escape.html(f["claim"]), f'<span class="nowrap">{escape.html(fmt(f["lecture"]))}</span>',
+    lecture = f'<span class="nowrap">{escape.html(fmt(f["lecture"]))}</span>' if f["lecture"] is not None else ""
+    return [escape.html(f["claim"]), lecture,
             f'<span title="{escape.html(values)}">{escape.html(measured_text(f["measured"]))}</span>',
             f'{pages.badge(f["verdict"])} <span class="message">{escape.html(f["why"])}</span>']
 
@@ -148,7 +149,7 @@ def html_page(data: dict, pngs: dict[tuple[int, int], bytes | None]) -> str:
             part.append(f'<p class="muted">Not run: {escape.html(s["why"])}</p>')
         else:
             part.append(pages.table(["claim", "lecture", "measured", "verdict"],
-                                    [_finding_row(f) for f in s["findings"]], numeric={1}))
+                                    [_finding_row(f) for f in s["findings"]], numeric={1}, stacked=True))
             if s.get("table"):
                 part.append(pages.table(s["table"]["head"], [[escape.html(c) for c in row] for row in s["table"]["rows"]]))
             figures = []

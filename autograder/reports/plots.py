@@ -419,11 +419,12 @@ def series(item: dict, threshold=None) -> Figure:
     legend_rows = math.ceil((len(entries) + len(marks)) / 2)
     bottom = 0.6 + 0.17 * legend_rows
     fig, ax = _figure(6.4, 3.0 + bottom, margins=(0.75, 0.15, bottom, 0.55))
-    integer_x = True
+    integer_x, xs = True, set()
     for i, entry in enumerate(entries):
         x = _numbers(entry["x"])
         mean = _numbers(entry["mean"], len(x))
         integer_x = integer_x and bool(np.all(x == np.round(x)))
+        xs.update(x.tolist())
         color = _color(entry, i)
         if entry.get("low") is not None and entry.get("high") is not None:
             ax.fill_between(x, _numbers(entry["low"], len(x)), _numbers(entry["high"], len(x)), color=color,
@@ -442,7 +443,9 @@ def series(item: dict, threshold=None) -> Figure:
         ax.yaxis.set_major_locator(ticker.LogLocator(subs=subs, numticks=9))
         ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
         ax.yaxis.set_minor_formatter(ticker.NullFormatter())
-    if integer_x:
+    if integer_x and 0 < len(xs) <= 16:  # epochs: a tick at each one measured
+        ax.set_xticks(sorted(xs))
+    elif integer_x:
         ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     ax.set_xlabel(_label(item["xlabel"]))
     ax.set_ylabel(_label(item["ylabel"]))
