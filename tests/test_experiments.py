@@ -272,3 +272,41 @@ def test_compare_and_rate_verdicts():
     assert stats.rate_verdict(7, 24, 0.3455, "x")[0] == stats.UNCLEAR, "too few tries to tell"
     assert stats.rate_verdict(330, 1000, 0.3455, "x")[0] == stats.UNCLEAR
     assert stats.rate_verdict(290, 1000, 0.3455, "x")[0] == stats.HOLDS
+
+
+# --- replies that are not what working code returns ------------------------------------------
+
+DAMAGED = ("<b>text</b>", None, float("nan"), float("inf"), [float("nan")] * 3, {"losses": "x"},
+           {"losses": [float("inf"), "x", None], "output": "x", "norms": [float("inf"), -1.0], "predictions": "x",
+            "layers": ["x"]},
+           {"predictions": {"bad_output": "(3,)"}, "layers": [None]})
+
+
+@pytest.mark.parametrize("reply", DAMAGED, ids=range(len(DAMAGED)))
+def test_damaged_replies_still_make_a_report(course, reply, tmp_path):
+    """Replies are data a student's code may break or forge: whatever comes back, every
+    experiment gives its findings (gaps and "not measured" where nothing could be read), the
+    run says what was wrong, and the data file holds no NaN."""
+    import torch
+
+    from autograder.experiments import findings as F
+    from autograder.experiments import plan, report
+    from autograder.experiments.running import ArmResult, Submission
+    from autograder.intake.collect import LabIntake
+
+    sub = Submission("damaged", False, {lab: LabIntake(lab, tmp_path) for lab in course.labs})
+    sections, m = [], F.Measurements()
+    for exp in lecture.EXPERIMENTS:
+        arms = plan.arms(exp, lecture.QUICK, course)
+        results = {a.key: ArmResult(replies=[reply] * a.calls) for a in arms}
+        ctx = F.Context(exp, lecture.QUICK, course, sub, results, arms, m, torch.zeros(10000, dtype=torch.int64),
+                        torch.zeros(60000, dtype=torch.int64))
+        section = F.section(ctx)
+        assert section["status"] == "run" and section["findings"]
+        assert all(f["verdict"] in stats.VERDICTS for f in section["findings"])
+        sections.append(section)
+    data = {"submission": {"name": "damaged", "reference": False, "notes": [], "labs": {}},
+            "run": {"budget": {"name": "quick"}, "budget_text": "", "device": "cpu", "workers": 1, "torch": "",
+                    "machine": "", "started": "", "seconds": 0.0, "lab": "all"}, "sections": sections}
+    report.write(tmp_path / "out", data, m)  # allow_nan=False: raises on any NaN
+    assert "not measured" in (tmp_path / "out" / "report.md").read_text()

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from autograder.checks.common import FALSE_FAIL, curve, tensor_like
+from autograder.checks.common import FALSE_FAIL, curve, number, tensor_like
 from autograder.course import config
 from autograder.experiments import lecture as L
 from autograder.experiments import stats
@@ -39,12 +39,15 @@ VANISHING_CHECK = ("lab09_1_relu", "vanishing_gradient")
 @dataclass
 class Measurements:
     """Rows (experiment, run, seed, metric, index, value): index is the step, epoch, depth,
-    layer or try the value belongs to."""
+    layer or try the value belongs to. Only finite numbers are measurements: anything else a
+    run reported (NaN, infinity, not a number) is left out, so it shows as a gap."""
 
     rows: list[tuple[str, str, int, str, int, float]] = field(default_factory=list)
 
-    def add(self, experiment: str, run: str, seed: int, metric: str, index: int, value: float) -> None:
-        self.rows.append((experiment, run, int(seed), metric, int(index), float(value)))
+    def add(self, experiment: str, run: str, seed: int, metric: str, index: int, value) -> None:
+        value = number(value)
+        if value is not None:
+            self.rows.append((experiment, run, int(seed), metric, int(index), value))
 
     def values(self, experiment: str, run: str, metric: str, index: int | None = None) -> dict[int, float]:
         """Per seed, the value at `index` (None: at each seed's last index)."""
@@ -117,18 +120,17 @@ def _loss_curve(ctx: Context, arm: Arm, reply, what: str) -> list:
     losses = reply.get("losses") if isinstance(reply, dict) else None
     if not isinstance(losses, list) or not losses:
         raise BadReply(f"{what} returned no list of losses")
+    losses = [number(v) for v in losses]
     kept = curve(losses)
     for step, value in zip(kept["step"], kept["value"]):
-        if value is not None:
-            ctx.m.add(arm.experiment, arm.name, arm.seed, "loss", step, value)
+        ctx.m.add(arm.experiment, arm.name, arm.seed, "loss", step, value)
     return losses
 
 
 def _measure_xor_curve(ctx: Context, arm: Arm, replies: list) -> None:
     reply = replies[0]
     losses = _loss_curve(ctx, arm, reply, "the training loop")
-    if losses[-1] is not None:
-        ctx.m.add(arm.experiment, arm.name, arm.seed, "final_loss", len(losses), losses[-1])
+    ctx.m.add(arm.experiment, arm.name, arm.seed, "final_loss", len(losses), losses[-1])
     out = _check(reply.get("output"), "the network's output on the four XOR rows", shape=(4, 1))
     accuracy = ((out.double() > 0.5).double() == XOR_TARGETS.double()).double().mean().item()
     ctx.m.add(arm.experiment, arm.name, arm.seed, "accuracy", len(losses), accuracy)
@@ -148,7 +150,7 @@ def _measure_grad_norms(ctx: Context, arm: Arm, replies: list) -> None:
     if not isinstance(norms, list) or len(norms) != len(depths):
         raise BadReply(f"first_layer_grad_norm: expected {len(depths)} norms, found none")
     for depth, norm in zip(depths, norms):
-        if isinstance(norm, float) and norm > 0:
+        if (number(norm) or 0.0) > 0:  # a norm of 0 cannot go on the log scale: a gap
             ctx.m.add(arm.experiment, arm.name, arm.seed, "grad_norm", depth + 1, norm)
 
 
@@ -160,8 +162,8 @@ def _measure_mnist(ctx: Context, arm: Arm, replies: list) -> None:
             raise BadReply("the training run returned nothing readable")
         epoch = (call + 1) * per_call
         add = lambda metric, value: ctx.m.add(arm.experiment, arm.name, arm.seed, metric, epoch, value)  # noqa: E731
-        losses = reply.get("losses") or []
-        if losses and isinstance(losses[-1], float):
+        losses = reply.get("losses")
+        if isinstance(losses, list) and losses:
             add("train_loss", losses[-1])
         add("test_accuracy", _accuracy(reply.get("predictions"), ctx.test_labels, "the test predictions"))
         if "predictions_again" in reply:
@@ -181,6 +183,8 @@ def _measure_activations(ctx: Context, arm: Arm, replies: list) -> None:
     for i, out in enumerate(layers, start=1):
         values = _check(out, f"hidden layer {i}'s activations").detach().double().flatten()
         values = values[torch.isfinite(values)]
+        if values.numel() < 2:
+            raise BadReply(f"hidden layer {i}'s activations: fewer than 2 finite values")
         ctx.m.add(arm.experiment, arm.name, arm.seed, "activation_std", i, values.std().item())
         zero = (values <= 0).double().mean().item()
         ctx.m.add(arm.experiment, arm.name, arm.seed, "activation_zero_fraction", i, zero)
@@ -307,7 +311,7 @@ def _runs(source: dict) -> list[str]:
     return [t["run"] for t in source["terms"]]
 
 
-def number(ctx: Context, run: str, metric: str, claim: str, comparable: bool, log: bool = False,
+def lecture_number(ctx: Context, run: str, metric: str, claim: str, comparable: bool, log: bool = False,
            where: tuple[dict, float] | None = None) -> dict:
     """The lecture's number for `run` against our last `metric` per seed (only the seeds whose
     `where` selection equals its value, when given)."""
@@ -391,7 +395,7 @@ def _xor(ctx: Context) -> tuple[list[dict], list[dict]]:
     for run, widths in (("mlp_2_2_1", "2-2-1"), ("mlp_2_10_10_10_1", "2-10-10-10-1")):
         solved = ctx.m.values(exp.id, run, "accuracy")
         claim = f"A {widths} MLP learns XOR: cost {exp.numbers[run]:g} after 10001 steps"
-        f = number(ctx, run, "final_loss", claim, b.xor_steps == 10001, log=True,
+        f = lecture_number(ctx, run, "final_loss", claim, b.xor_steps == 10001, log=True,
                    where=(sel(run, "accuracy"), 1.0))
         if solved:
             count = sum(1 for a in solved.values() if a == 1.0)
@@ -399,7 +403,8 @@ def _xor(ctx: Context) -> tuple[list[dict], list[dict]]:
                 f["verdict"] = stats.FAILS
                 f["why"] = f"no run of {len(solved)} classified all four rows"
             else:
-                others = "" if count == len(solved) else " (only they count here; the others stayed stuck: see the stuck rate below)"
+                others = "" if count == len(solved) else \
+                    " (only they count here; the others stayed stuck: see the stuck rate below)"
                 f["why"] = f"{count} of {len(solved)} runs classified all four rows{others}; " + f["why"]
         out.append(f)
     out.append(compare(ctx, "mlp_2_10_10_10_1", "mlp_2_2_1", "final_loss",
@@ -407,7 +412,8 @@ def _xor(ctx: Context) -> tuple[list[dict], list[dict]]:
                        "the 2-10-10-10-1's final cost was lower", lower=True))
     out.append(_stuck(ctx))
     plot = series_plot(ctx, "XOR: cost per step (mean over seeds; band: lowest to highest seed)", "training step",
-                       "BCE loss", [("perceptron", "loss", "perceptron (8-1)"), ("mlp_2_2_1", "loss", "2-2-1 MLP (8-2)"),
+                       "BCE loss", [("perceptron", "loss", "perceptron (8-1)"),
+                                    ("mlp_2_2_1", "loss", "2-2-1 MLP (8-2)"),
                                     ("mlp_2_10_10_10_1", "loss", "2-10-10-10-1 MLP (8-2)")],
                        log_y=True, marks=[(ln2, "ln 2: the cost of guessing 0.5")])
     return out, [plot] if plot else []
@@ -444,7 +450,8 @@ def _activations(ctx: Context) -> tuple[list[dict], list[dict]]:
                                                      sel("grad_relu", "grad_norm", deepest)]},
                       f"The first layer's gradient vanishes with depth under sigmoid, not under ReLU: at {deepest} "
                       f"layers sigmoid's is below {max_ratio:g} of ReLU's (the vanishing_gradient check's bound)",
-                      lambda r: r < max_ratio, f"sigmoid's first-layer gradient norm was below {max_ratio:g} of ReLU's"),
+                      lambda r: r < max_ratio,
+                      f"sigmoid's first-layer gradient norm was below {max_ratio:g} of ReLU's"),
            compare(ctx, "relu", "sigmoid", "test_accuracy",
                    f"A deep sigmoid network ({depth}) learns far more slowly than the same ReLU network: test "
                    "accuracy after the first epoch", "ReLU's test accuracy was higher", index=1),
@@ -493,13 +500,14 @@ def _mean_of(values: list) -> float | None:
 
 def _init(ctx: Context) -> tuple[list[dict], list[dict]]:
     exp, comparable = ctx.exp, ctx.budget.lecture_scale
-    out = [number(ctx, "softmax", "test_accuracy", "Softmax regression reaches 0.894", comparable),
-           number(ctx, "normal", "test_accuracy", "A ReLU MLP (784-256-256-10) with normal_ initialization reaches "
-                                                  "0.942", comparable),
-           number(ctx, "xavier", "test_accuracy", "The same MLP with Xavier initialization (your xavier_uniform) "
-                                                  "reaches 0.9805", comparable),
-           number(ctx, "deeper_xavier", "test_accuracy", "The deeper MLP (784-512-512-512-512-10) with Xavier "
-                                                         "reaches 0.9819", comparable),
+    acc = "test_accuracy"
+    out = [lecture_number(ctx, "softmax", acc, "Softmax regression reaches 0.894", comparable),
+           lecture_number(ctx, "normal", acc, "A ReLU MLP (784-256-256-10) with normal_ initialization reaches 0.942",
+                          comparable),
+           lecture_number(ctx, "xavier", acc, "The same MLP with Xavier initialization (your xavier_uniform) reaches "
+                                              "0.9805", comparable),
+           lecture_number(ctx, "deeper_xavier", acc, "The deeper MLP (784-512-512-512-512-10) with Xavier reaches "
+                                                     "0.9819", comparable),
            compare(ctx, "normal", "softmax", "test_accuracy", "Hidden ReLU layers beat softmax regression",
                    "the MLP's test accuracy was higher"),
            compare(ctx, "xavier", "normal", "test_accuracy", "Xavier initialization beats normal_ (0.9805 against "
@@ -519,7 +527,8 @@ def _init(ctx: Context) -> tuple[list[dict], list[dict]]:
                               ("deeper_xavier", "deeper"))]
     plots = [series_plot(ctx, "MNIST test accuracy per epoch: the lecture's models (dotted: the lecture's numbers)",
                          "epoch", "test accuracy",
-                         [("softmax", "test_accuracy", "softmax (normal_)"), ("normal", "test_accuracy", "MLP, normal_"),
+                         [("softmax", "test_accuracy", "softmax (normal_)"),
+                          ("normal", "test_accuracy", "MLP, normal_"),
                           ("xavier", "test_accuracy", "MLP, your Xavier"),
                           ("deeper_xavier", "test_accuracy", "deeper MLP, your Xavier")], marks=marks),
              series_plot(ctx, "MNIST test accuracy per epoch: initializations of the 784-256-256-10 MLP", "epoch",
@@ -564,9 +573,10 @@ def _dropout(ctx: Context) -> tuple[list[dict], list[dict]]:
                                        "changed: your Dropout still drops in eval mode (it must return its input "
                                        "unchanged when self.training is False)"))]
     if b.lecture_dropout:
-        out.append(number(ctx, "lecture_dropout", "test_accuracy", "The lecture's deep network with dropout reaches "
-                                                                   "0.9772", b.lecture_scale))
-        out.append(number(ctx, "lecture_plain", "test_accuracy", "... and 0.9819 without dropout", b.lecture_scale))
+        out.append(lecture_number(ctx, "lecture_dropout", "test_accuracy",
+                                  "The lecture's deep network with dropout reaches 0.9772", b.lecture_scale))
+        out.append(lecture_number(ctx, "lecture_plain", "test_accuracy", "... and 0.9819 without dropout",
+                                  b.lecture_scale))
     train, test = f"dropout {p}, training", f"dropout {p}, test"
     plots = [series_plot(ctx, f"Training (dashed) and test accuracy on {b.overfit_samples} training images", "epoch",
                          "accuracy", [("overfit_plain", "train_accuracy", "no dropout, training"),
@@ -585,15 +595,17 @@ def _dropout(ctx: Context) -> tuple[list[dict], list[dict]]:
 
 def _batchnorm(ctx: Context) -> tuple[list[dict], list[dict]]:
     exp, comparable = ctx.exp, ctx.budget.lecture_scale
-    out = [number(ctx, "bn", "test_accuracy", "With batch normalization the test accuracy reaches 0.97", comparable),
-           number(ctx, "plain", "test_accuracy", "Without it, 0.96", comparable),
+    out = [lecture_number(ctx, "bn", "test_accuracy", "With batch normalization the test accuracy reaches 0.97",
+                          comparable),
+           lecture_number(ctx, "plain", "test_accuracy", "Without it, 0.96", comparable),
            compare(ctx, "bn", "plain", "test_accuracy", "Batch normalization beats the plain network on the test set",
                    "the test accuracy was higher with batch normalization"),
            compare(ctx, "bn", "plain", "train_accuracy", "... and on the training set",
                    "the training accuracy was higher with batch normalization")]
     plots = [series_plot(ctx, "Training (dashed) and test accuracy per epoch, 784-32-32-10", "epoch", "accuracy",
                          [("plain", "train_accuracy", "plain, training"), ("plain", "test_accuracy", "plain, test"),
-                          ("bn", "train_accuracy", "batch norm, training"), ("bn", "test_accuracy", "batch norm, test")],
+                          ("bn", "train_accuracy", "batch norm, training"),
+                          ("bn", "test_accuracy", "batch norm, test")],
                          dashed=("plain, training", "batch norm, training"),
                          marks=[(exp.numbers["bn"], "lecture: batch norm 0.97", "bn"),
                                 (exp.numbers["plain"], "lecture: plain 0.96", "plain")])]
@@ -606,7 +618,8 @@ FINDINGS = {"xor": _xor, "activations": _activations, "optimizers": _optimizers,
 
 def budget_used(exp: Experiment, budget: Budget, course: config.Course) -> str:
     """What this experiment measured, in words: seeds and budget."""
-    seeds = f"{len(budget.seeds)} seeds ({', '.join(map(str, budget.seeds))}; paired: every run of a seed starts from it)"
+    seeds = (f"{len(budget.seeds)} seeds ({', '.join(map(str, budget.seeds))}; paired: every run of a seed starts "
+             "from it)")
     data = "all 60000 training images" if budget.mnist_samples is None else \
         f"the first {budget.mnist_samples} training images"
     if exp.id == "xor":

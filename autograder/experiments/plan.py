@@ -93,7 +93,8 @@ def _xor(exp, budget, course):
     out = []
     for seed in budget.seeds:
         out.append(Arm(exp.id, "perceptron", "lab08_1_perceptron", "xor_curve", seed,
-                       {"net": "perceptron", "steps": budget.xor_steps, "lr": 1.0, **rows}, cost=budget.xor_steps / 2500))
+                       {"net": "perceptron", "steps": budget.xor_steps, "lr": 1.0, **rows},
+                       cost=budget.xor_steps / 2500))
         for name, hidden, layers in (("mlp_2_2_1", 2, 2), ("mlp_2_10_10_10_1", 10, 4)):
             out.append(Arm(exp.id, name, "lab08_2_xor_mlp", "xor_curve", seed,
                            {"net": "mlp", "hidden": hidden, "num_layers": layers, "steps": budget.xor_steps, "lr": 1.0,
@@ -126,8 +127,8 @@ def _optimizers(exp, budget, course):
     widths = [784, *L.OPTIMIZER_WIDTHS, 10]
     weights = sum(a * b for a, b in zip(widths, widths[1:]))
     return [Arm(exp.id, name, "lab09_1_relu", "optimizer_losses", seed,
-                {"optimizer": name, "lr": default_lr(name), "steps": budget.optimizer_steps, "batch_size": L.MNIST_BATCH,
-                 "hidden_sizes": list(L.OPTIMIZER_WIDTHS)},
+                {"optimizer": name, "lr": default_lr(name), "steps": budget.optimizer_steps,
+                 "batch_size": L.MNIST_BATCH, "hidden_sizes": list(L.OPTIMIZER_WIDTHS)},
                 cost=weights * 3 * L.MNIST_BATCH * budget.optimizer_steps / 1e10)
             for seed in budget.seeds for name in L.OPTIMIZERS]
 

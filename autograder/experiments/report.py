@@ -151,7 +151,8 @@ def html_page(data: dict, pngs: dict[tuple[int, int], bytes | None]) -> str:
             part.append(pages.table(["claim", "lecture", "measured", "verdict"],
                                     [_finding_row(f) for f in s["findings"]], numeric={1}, stacked=True))
             if s.get("table"):
-                part.append(pages.table(s["table"]["head"], [[escape.html(c) for c in row] for row in s["table"]["rows"]]))
+                table = s["table"]
+                part.append(pages.table(table["head"], [[escape.html(c) for c in row] for row in table["rows"]]))
             figures = []
             for i, item in enumerate(s["plots"]):
                 alt = str(item.get("title") or plots.TITLES[item["kind"]])

@@ -121,4 +121,5 @@ def table(head: list[str], rows: list[list[str]], numeric: set[int] = frozenset(
     body = "".join("<tr>" + "".join(f"<td{cls(i)}{label(i)}>{c}</td>" for i, c in enumerate(r)) + "</tr>\n"
                    for r in rows)
     css = ' class="stacked"' if stacked else ""
-    return f'<div class="table-wrap"><table{css}><thead><tr>{header}</tr></thead>\n<tbody>\n{body}</tbody></table></div>'
+    return (f'<div class="table-wrap"><table{css}><thead><tr>{header}</tr></thead>\n<tbody>\n{body}</tbody>'
+            "</table></div>")
