@@ -126,12 +126,15 @@ def _cached(key: str, threshold: float | None) -> bytes | None:
 
 def _to_png(fig: Figure) -> bytes:
     """The figure as a PNG of PALETTE colours: a third of the full-colour size, which keeps a
-    page with twenty plots light on a phone. Drawn to memory and encoded once."""
+    page with twenty plots light on a phone. Drawn to memory and encoded once. Octree
+    quantization keeps every line's colour, even one that shows in few pixels (a legend's
+    swatch, a line under another), which median cut merged into a neighbour's in plots of
+    eight lines; it is also about a tenth smaller."""
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     out = io.BytesIO()
-    image.convert("RGB").quantize(PALETTE, method=Image.Quantize.MEDIANCUT).save(out, format="PNG")
+    image.convert("RGB").quantize(PALETTE, method=Image.Quantize.FASTOCTREE).save(out, format="PNG")
     return out.getvalue()
 
 
