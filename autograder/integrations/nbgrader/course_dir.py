@@ -294,9 +294,9 @@ else:
 # After the demo, the demo cell points at the lecture's experiments on the student's own code
 # (`autograder experiments`, docs/experiments.md): inside DEMO_GUARD's else branch.
 EXPERIMENTS_HINT = """\
-    print("The lecture's claims, reproduced with your own functions (a minute or two): in a terminal in this "
-          "folder run  autograder experiments {lab} --submission {lab}.ipynb --quick --out experiments  "
-          "and open experiments/report.html")
+    print("The lecture's claims, reproduced with your own functions (a minute or two): in a terminal, in the "
+          "folder that holds your lab folders, run  autograder experiments {lab} --submission . --quick --out "
+          "experiments  and open experiments/report.html")
 """
 
 
@@ -354,10 +354,9 @@ def build_notebook(course: config.Course, lab_id: str) -> nbformat.NotebookNode:
     if lab_id in DEMOS:
         md("demo-title", "## Try it\n\nA short run with your functions (not graded; it does not run "
                          "while your work is being graded).\n\nThe lecture's experiments, with its claims and numbers "
-                         "checked on your own functions and plotted, run from a terminal in the folder of this "
-                         f"notebook (a minute or two):\n\n    autograder experiments {lab_id} "
-                         f"--submission {lab_id}.ipynb --quick --out experiments\n\nthen open "
-                         "`experiments/report.html`.")
+                         "checked on your own functions and plotted, run from a terminal in the folder that holds "
+                         f"your lab folders (a minute or two):\n\n    autograder experiments {lab_id} "
+                         "--submission . --quick --out experiments\n\nthen open `experiments/report.html`.")
         code = new_code_cell(DEMOS[lab_id] + "\n" + DEMO_GUARD + EXPERIMENTS_HINT.format(lab=lab_id),
                              metadata={"autograder": {"role": "demo"}, "tags": ["demo"]})
         code.id = "demo"
