@@ -45,6 +45,11 @@ def _workers(text: str) -> int:
     return n
 
 
+def _runs_at_once(text: str) -> int | None:
+    """--workers of `experiments`: 'auto' (None: one per CPU core, decided where it runs) or a number."""
+    return None if text == "auto" else _workers(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="autograder", description=__doc__)
     p.add_argument("--course", type=Path, default=None, help="course.toml to use (default: the kit's)")
@@ -56,6 +61,21 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto")
     c.add_argument("--html", type=Path, default=None, metavar="PATH",
                    help="also write the results as a web page with plots (the same page as feedback.html)")
+
+    x = sub.add_parser("experiments", help="reproduce the lecture's claims on the reference or on your code, "
+                                           "with a report (docs/experiments.md)")
+    x.add_argument("lab", nargs="?", default="all", help="a lab id, or all (default): the experiments that run its code")
+    x.add_argument("--submission", type=Path, default=None, metavar="PATH",
+                   help="your work, found as grading finds it: the folder holding your lab folders, a lab folder, "
+                        "a zip, or one notebook or .py file for one LAB (default: the course's reference solutions)")
+    x.add_argument("--quick", action="store_true",
+                   help="a small budget (about 2 minutes on 2 CPU cores for all six); default: the lecture's budget")
+    x.add_argument("--out", type=Path, required=True, help="where report.html, report.md and the data files go")
+    x.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: course.toml)")
+    x.add_argument("--workers", default="auto", type=_runs_at_once,
+                   help="training runs at once: a number, or 'auto' (default: one per CPU core)")
+    x.add_argument("--seeds", type=int, default=None, help="how many seeds, from 777 (default: 3, or 2 with --quick)")
+    x.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     d = sub.add_parser("data", help="prepare MNIST: import idx files or download, verify, cache")
     d.add_argument("--from", dest="source", type=Path, default=None,
@@ -240,6 +260,19 @@ def _run(args, course: config.Course) -> int:
         from autograder.engine.selfcheck import self_check
 
         return 0 if self_check(course, args.lab, args.path, device=args.device, html=args.html) else 1
+
+    if args.command == "experiments":
+        from autograder.experiments.report import HTML, MARKDOWN
+        from autograder.experiments.reproduce import reproduce
+
+        data = reproduce(course, args.lab, args.out, submission=args.submission, quick=args.quick, device=args.device,
+                         workers=args.workers, seeds=args.seeds, progress=not args.no_progress)
+        for s in data["sections"]:
+            verdicts = [f["verdict"] for f in s["findings"]]
+            counts = ", ".join(f"{verdicts.count(v)} {v}" for v in dict.fromkeys(verdicts)) or "not run"
+            say(f"{s['number']}. {s['title']}: {counts}")
+        say(f"{data['run']['seconds']:.0f} s; report: {args.out / HTML} (and {MARKDOWN}, with the data files)")
+        return 0
 
     if args.command == "data":
         from autograder.course import mnist

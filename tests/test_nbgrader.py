@@ -152,6 +152,7 @@ def test_source_notebook_has_the_cells_nbgrader_needs(course):
         assert ("### BEGIN HIDDEN TESTS" in c.source) == (not check.public)
     demo = next(c for c in nb.cells if c.metadata.get("autograder", {}).get("role") == "demo")
     assert "NBGRADER_EXECUTION" in demo.source
+    assert f"autograder experiments {LAB} --submission" in demo.source, "the demo points to the experiments"
     # Every lab builds, and a rerun changes nothing.
     for lab_id in course.labs:
         nbgrader_course.build_notebook(course, lab_id)

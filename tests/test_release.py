@@ -109,7 +109,23 @@ def test_self_check_runs_inside_the_bundle(bundle, course, mnist_cache):
     assert used.startswith(str(bundle)), f"the bundle's own package is used, not {used}"
     help_text = subprocess.run([sys.executable, "-m", "autograder", "--help"], cwd=bundle, env=env,
                                capture_output=True, text=True).stdout
-    assert "{check,data}" in help_text, "the bundle offers only the students' commands"
+    assert "{check,experiments,data}" in help_text, "the bundle offers only the students' commands"
+
+
+def test_experiments_run_inside_the_bundle(bundle, course, mnist_cache, tmp_path):
+    """`autograder experiments` on the student's own code works from the bundle alone (the stubs
+    say they are not written yet); the reference is not in the bundle and it says so."""
+    env = dict(os.environ, PYTHONPATH=str(bundle))
+    env.pop("COURSE_TOML", None)
+    command = [sys.executable, "-m", "autograder", "experiments", "lab08_1_perceptron", "--quick", "--no-progress",
+               "--out", str(tmp_path / "out")]
+    result = subprocess.run(command + ["--submission", "."], cwd=bundle, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "not written yet" in report, "the stubs' NotImplementedError, said in the report"
+    result = subprocess.run(command, cwd=bundle, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "not part of this bundle" in result.stderr
 
 
 def test_self_check_page_inside_the_bundle(bundle, course, mnist_cache, tmp_path):

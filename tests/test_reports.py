@@ -45,6 +45,15 @@ def sample_plots() -> dict[str, dict]:
         "batchnorm_stats": {"kind": "batchnorm_stats", "features": 2, **{
             mode: {"yours": {"mean": [0.1, 0.2], "var": [1.0, 0.0]}, "torch": {"mean": [0.1, 0.2], "var": [1.0, 0.0]}}
             for mode in ("train", "eval")}},
+        "series": {"kind": "series", "title": "Test accuracy per epoch", "xlabel": "epoch", "ylabel": "accuracy",
+                   "log_y": False, "series": [
+                       {"label": "ReLU", "x": [1, 2, 3], "mean": [0.9, 0.95, None], "low": [0.89, 0.94, None],
+                        "high": [0.91, 0.96, None], "dashed": False, "color": 1},
+                       {"label": "sigmoid", "x": [1, 2, 3], "mean": [0.1, 0.1, 0.2], "low": None, "high": None,
+                        "dashed": True}], "marks": [{"y": 0.942, "label": "lecture: 0.942", "color": 1}]},
+        "activation_histograms": {"kind": "activation_histograms", "edges": [0.01, 0.1, 1.0, 10.0], "seed": 777,
+                                  "series": [{"label": "Xavier", "fractions": [[0.1, 0.3, 0.1], [0.2, 0.2, 0.1]],
+                                              "zeros": [0.5, 0.5]}]},
     }
 
 

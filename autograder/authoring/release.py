@@ -1,8 +1,9 @@
 """`autograder release OUT`: the student bundle.
 
 What goes in: the stubs and lab READMEs, the self-check (the grading engine with the
-public checks and the probes they use, the reports for `check --html`) and a course.toml
-that lists only public checks (and their lecture topics).
+public checks and the probes they use, the reports for `check --html`), `autograder
+experiments` (the lecture's claims on the student's own code) and a course.toml that lists
+only public checks (and their lecture topics).
 What stays out: solutions, hidden checks (their functions are removed from the check
 modules) and their probes, hidden thresholds and the instructor commands.
 """
@@ -31,7 +32,12 @@ BUNDLE_MODULES = [
     "reports/feedback_html.py", "reports/summary.py", "reports/class_report.py",
     # the test cells of the course's notebooks
     "integrations/__init__.py", "integrations/nbgrader/__init__.py", "integrations/nbgrader/cells.py",
+    # `autograder experiments` on the student's own code (its probes: probes/experiments.py, below)
+    "experiments/__init__.py", "experiments/lecture.py", "experiments/plan.py",
+    "experiments/running.py", "experiments/stats.py", "experiments/findings.py", "experiments/report.py",
+    "experiments/reproduce.py",
 ]
+EXPERIMENT_PROBES = "experiments.py"  # the probes `autograder experiments` runs in the worker
 
 STUDENT_README = """# {name}: your lab bundle
 
@@ -48,6 +54,13 @@ Check yourself before you submit, from this folder:
     .venv/bin/autograder check lab08_1_perceptron
 
 The self-check runs the public checks; more checks are graded after you submit.
+
+See the lecture's claims reproduced with your own functions, with plots (a minute or two
+with --quick; your lab folders must be in this folder):
+
+    .venv/bin/autograder experiments lab09_3_dropout --submission . --quick --out experiments
+
+then open experiments/report.html.
 """
 
 
@@ -190,7 +203,9 @@ def build_bundle(course: config.Course, out: Path) -> Path:
         source = strip_hidden_checks(course.lab_file("checks", lab.id).read_text(), hidden)
         (pkg / "checks" / f"{lab.id}.py").write_text(source)
         kept[lab.id] = source
-    helpers = _shared_checks(list(kept.values()))
+    # The experiments use some of checks/common.py too (judging replies, the false-fail bound).
+    experiments = [(config.PACKAGE_DIR / m).read_text() for m in BUNDLE_MODULES if m.startswith("experiments/")]
+    helpers = _shared_checks(list(kept.values()) + experiments)
     for name, source in helpers.items():
         (pkg / "checks" / f"{name}.py").write_text(source)
     # The worker's side: only the probes the public checks ask for.
@@ -204,8 +219,10 @@ def build_bundle(course: config.Course, out: Path) -> Path:
         probes = ast.unparse(_prune(ast.parse(course.lab_file("probes", lab_id).read_text()), roots)) + "\n"
         (pkg / "probes" / f"{lab_id}.py").write_text(probes)
         kept_probes.append(probes)
+    experiment_probes = (probes_dir / EXPERIMENT_PROBES).read_text()
+    (pkg / "probes" / EXPERIMENT_PROBES).write_text(experiment_probes)
     # probes/common.py: what the kept probes use, and what the kept checks take from it.
-    users = kept_probes + list(kept.values()) + list(helpers.values())
+    users = kept_probes + [experiment_probes] + list(kept.values()) + list(helpers.values())
     (pkg / "probes" / "common.py").write_text(keep_used_helpers((probes_dir / "common.py").read_text(), users))
     (out / "course.toml").write_text(public_course_toml(course))
     (out / "README.md").write_text(STUDENT_README.format(name=course.name))

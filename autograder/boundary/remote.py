@@ -179,14 +179,17 @@ def shared_zygote(course: config.Course, wait: bool = True) -> Zygote:
 
 
 def spec_for(lab: config.Lab, submission: Path, device: str, *, forbidden: list[str], limits: Limits,
-             hidden: list[Path], gpu_share: float = 1.0, gpu_index: int | None = None) -> dict:
+             hidden: list[Path], gpu_share: float = 1.0, gpu_index: int | None = None,
+             probes: str | None = None) -> dict:
     """What the zygote needs to start a worker; `gpu_share` is the fraction of the GPU's memory
     its allocator may take (the grader gives each concurrent worker an equal share), and
-    `gpu_index` the GPU it runs on when the grader spreads its workers over several."""
+    `gpu_index` the GPU it runs on when the grader spreads its workers over several.
+    `probes` names the module of autograder.probes the worker serves (default: the lab's)."""
     import dataclasses
 
     return {
         "submission": str(submission), "lab": lab.id, "module": lab.module, "api": list(lab.api),
+        "probes": probes,
         "forbidden": forbidden,
         "device": device, "threads": config.TORCH_THREADS, "gpu_share": gpu_share, "gpu_index": gpu_index, "limits": dataclasses.asdict(limits),
         "hidden": [str(p) for p in hidden],

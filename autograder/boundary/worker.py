@@ -97,12 +97,19 @@ def api_report(module, api: list[str]) -> dict:
     return {"missing": missing, "defined": defined}
 
 
+def probes_module(spec: dict) -> str:
+    """The module whose probes this worker serves: autograder.probes.<spec["probes"]> when the
+    spec names one (the experiments' probes), else the lab's, autograder.probes.<lab>. Only
+    modules of that package can be named."""
+    return f"autograder.probes.{spec.get('probes') or spec['lab']}"
+
+
 def serve(conn: socket.socket, spec: dict, root: Path, mnist: dict | None) -> None:
     """Import the student's module (traps first), then answer requests until the grader hangs up."""
     torch.set_num_threads(max(1, int(spec.get("threads", 1))))
     private_matplotlib(Path(os.environ.get("TMPDIR") or "/tmp"))
     trap = Trap(root).install(list(spec.get("forbidden", [])))
-    probes = importlib.import_module(f"autograder.probes.{spec['lab']}")
+    probes = importlib.import_module(probes_module(spec))
     ctx = Context(spec["device"], root, mnist)
     module, import_error = None, None
     try:

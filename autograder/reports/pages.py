@@ -31,6 +31,10 @@ code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; 
 .failed, .missing { color: var(--bad); }
 .error, .timeout, .oom, .ambiguous, .unreadable { color: var(--warn); }
 .hidden-tag, .zero { color: var(--muted); }
+.holds { color: var(--ok); }
+.fails { color: var(--bad); }
+.unclear { color: var(--warn); }
+.not-comparable, .not-measured { color: var(--muted); }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; margin: 0.5rem 0; }
 td code, .nowrap { white-space: nowrap; overflow-wrap: normal; }
@@ -57,7 +61,14 @@ figcaption { font-size: 0.85rem; color: var(--muted); margin-top: 0.2rem; }
 .caption { font-size: 0.85rem; color: var(--muted); margin: 0.3rem 0; }
 details.collapsed summary { cursor: pointer; color: var(--muted); }
 footer { margin-top: 2.5rem; color: var(--muted); font-size: 0.8rem; }
-@media (max-width: 40rem) { body { padding: 0.6rem; } h1 { font-size: 1.3rem; } th, td { padding: 0.25rem 0.4rem; } }
+@media (max-width: 40rem) { body { padding: 0.6rem; } h1 { font-size: 1.3rem; } th, td { padding: 0.25rem 0.4rem; }
+  table.stacked thead { display: none; }
+  table.stacked, table.stacked tbody, table.stacked tr, table.stacked td { display: block; width: 100%; }
+  table.stacked tr { border-bottom: 1px solid var(--line); padding: 0.35rem 0; }
+  table.stacked td { border: none; padding: 0.1rem 0; text-align: left; white-space: normal; }
+  table.stacked td:first-child { font-weight: 600; }
+  table.stacked td:empty { display: none; }
+  table.stacked td[data-label]::before { content: attr(data-label) ": "; color: var(--muted); } }
 """
 
 
@@ -78,11 +89,16 @@ def image(png: bytes, alt: str) -> str:
     return f'<img src="data:image/png;base64,{data}" alt="{escape.html(alt)}">'
 
 
+STATUS_CLASSES = {"passed", "failed", "error", "timeout", "oom", "graded", "missing", "ambiguous", "unreadable"}
+# An experiment's verdicts (autograder/experiments/stats.py) and their colours.
+VERDICT_CLASSES = {"holds": "holds", "does not hold": "fails", "unclear": "unclear",
+                   "not comparable": "not-comparable", "not measured": "not-measured"}
+
+
 def badge(status: str) -> str:
-    """A status word in its colour; `status` may come from a results file, so it is escaped
-    and only a known status gives a class."""
-    known = {"passed", "failed", "error", "timeout", "oom", "graded", "missing", "ambiguous", "unreadable"}
-    css = status if status in known else "error"
+    """A status word, or an experiment's verdict, in its colour; `status` may come from a
+    results file, so it is escaped and only a known word gives a class."""
+    css = status if status in STATUS_CLASSES else VERDICT_CLASSES.get(status, "error")
     return f'<span class="badge {css}">{escape.html(status)}</span>'
 
 
@@ -92,11 +108,18 @@ def bar(fraction: float) -> str:
     return f'<span class="bar" style="background: linear-gradient(to right, #1e7d32 {pct}, #f1d3d0 {pct})"></span>'
 
 
-def table(head: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
+def table(head: list[str], rows: list[list[str]], numeric: set[int] = frozenset(), stacked: bool = False) -> str:
     """A table in a scrolling wrapper; `head` is plain text, `rows` markup (escaped by the
-    caller); the columns in `numeric` are right-aligned."""
+    caller); the columns in `numeric` are right-aligned. `stacked`: on a phone each row
+    becomes a block, each cell after the first labelled with its column's name."""
     def cls(i):
         return ' class="num"' if i in numeric else ""
+
+    def label(i):
+        return f' data-label="{escape.html(head[i])}"' if stacked and i > 0 else ""
     header = "".join(f"<th{cls(i)}>{escape.html(h)}</th>" for i, h in enumerate(head))
-    body = "".join("<tr>" + "".join(f"<td{cls(i)}>{c}</td>" for i, c in enumerate(r)) + "</tr>\n" for r in rows)
-    return f'<div class="table-wrap"><table><thead><tr>{header}</tr></thead>\n<tbody>\n{body}</tbody></table></div>'
+    body = "".join("<tr>" + "".join(f"<td{cls(i)}{label(i)}>{c}</td>" for i, c in enumerate(r)) + "</tr>\n"
+                   for r in rows)
+    css = ' class="stacked"' if stacked else ""
+    return (f'<div class="table-wrap"><table{css}><thead><tr>{header}</tr></thead>\n<tbody>\n{body}</tbody>'
+            "</table></div>")

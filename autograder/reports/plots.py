@@ -14,7 +14,9 @@ record); `png(item)` draws it, by the item's "kind":
 | dropout_modes | 9-3 dropout_eval_identity | output against input in training mode and in eval mode |
 | batchnorm_stats | 9-4 bn_train_forward | per-feature mean and variance of the output in training and eval mode, beside torch's |
 
-and for the class report `score_histogram` and `class_accuracies`. The data is read back
+and for the class report `score_histogram` and `class_accuracies`; for `autograder experiments`
+(autograder/experiments/findings.py) `series` (lines of a mean over seeds with their band, the
+lecture's numbers as dotted lines) and `activation_histograms`. The data is read back
 from results.json, so every renderer checks what it reads; a plot that cannot be drawn is
 None and the page says so. No text in a plot comes from the data but numbers: titles and
 labels are the kit's words. Rendering is serialized (one lock) because matplotlib's state is
@@ -27,6 +29,7 @@ import functools
 import io
 import json
 import math
+import textwrap
 import threading
 
 import matplotlib
@@ -55,6 +58,8 @@ TITLES = {
     "dropout_zero_fraction": "Fraction of zeros against p",
     "dropout_modes": "Dropout output against input in training and eval mode",
     "batchnorm_stats": "Per-feature mean and variance of the BatchNorm1d output",
+    "series": "A measurement per step or epoch: the mean over seeds and its spread",
+    "activation_histograms": "Hidden activations at initialization, per layer",
 }
 CAPTIONS = {
     "loss_curve": "The loss should fall from about ln 2 towards 0. A curve flat at ln 2 learns nothing (no backward, "
@@ -74,6 +79,11 @@ CAPTIONS = {
                      "the output is the input.",
     "batchnorm_stats": "Your bars should match torch's: in training mode each feature is normalized with the "
                        "batch's own statistics, in eval mode with the running statistics.",
+    "series": "Lines: the mean over seeds; shaded: from the lowest to the highest seed; dotted: the lecture's "
+              "numbers where it gives one.",
+    "activation_histograms": "Each hidden layer's activations at initialization, on a log scale (the share at "
+                             "exactly 0, which ReLU sets, is in the legend). Under normal_ (std 1) they spread "
+                             "orders of magnitude wider than under Xavier or He.",
 }
 
 
@@ -116,12 +126,15 @@ def _cached(key: str, threshold: float | None) -> bytes | None:
 
 def _to_png(fig: Figure) -> bytes:
     """The figure as a PNG of PALETTE colours: a third of the full-colour size, which keeps a
-    page with twenty plots light on a phone. Drawn to memory and encoded once."""
+    page with twenty plots light on a phone. Drawn to memory and encoded once. Octree
+    quantization keeps every line's colour, even one that shows in few pixels (a legend's
+    swatch, a line under another), which median cut merged into a neighbour's in plots of
+    eight lines; it is also about a tenth smaller."""
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     out = io.BytesIO()
-    image.convert("RGB").quantize(PALETTE, method=Image.Quantize.MEDIANCUT).save(out, format="PNG")
+    image.convert("RGB").quantize(PALETTE, method=Image.Quantize.FASTOCTREE).save(out, format="PNG")
     return out.getvalue()
 
 
@@ -377,6 +390,103 @@ def batchnorm_stats(item: dict, threshold=None) -> Figure:
                          f"{'mean' if stat == 'mean' else 'variance'}", fontsize=10)
             ax.grid(alpha=0.3, axis="y")
     axes[0][0].legend(fontsize=7)
+    return fig
+
+
+# --- the experiments' plots (autograder experiments) -----------------------------------------
+
+PALETTE_10 = matplotlib.colormaps["tab10"]
+
+
+def _color(entry: dict, default: int):
+    index = entry.get("color", default)
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise ValueError("a colour is a palette index")
+    return PALETTE_10(index % 10)
+
+
+def _title(text, width: int = 72) -> str:
+    """A plot title of the kit's words, made inert and wrapped; at most two lines."""
+    return "\n".join(textwrap.wrap(str(text)[:2 * width].replace("$", "").replace("\\", ""), width)[:2])
+
+
+@renderer("series")
+def series(item: dict, threshold=None) -> Figure:
+    """{"title", "xlabel", "ylabel", "log_y": bool, "series": up to 10 of {"label", "x": [number],
+    "mean": [number | None], "low", "high": [number | None] or None, "dashed": bool, optional
+    "color": palette index}, "marks": [{"y": number, "label", optional "color"}]}: each series'
+    mean as a line over its band (low to high), each mark a dotted horizontal line; the legend
+    below the axes."""
+    entries = item["series"][:10]
+    marks = item.get("marks") or []
+    legend_rows = math.ceil((len(entries) + len(marks)) / 2)
+    bottom = 0.6 + 0.17 * legend_rows
+    fig, ax = _figure(6.4, 3.0 + bottom, margins=(0.75, 0.15, bottom, 0.55))
+    integer_x, xs = True, set()
+    for i, entry in enumerate(entries):
+        x = _numbers(entry["x"])
+        mean = _numbers(entry["mean"], len(x))
+        integer_x = integer_x and bool(np.all(x == np.round(x)))
+        xs.update(x.tolist())
+        color = _color(entry, i)
+        if entry.get("low") is not None and entry.get("high") is not None:
+            ax.fill_between(x, _numbers(entry["low"], len(x)), _numbers(entry["high"], len(x)), color=color,
+                            alpha=0.15, linewidth=0)
+        ax.plot(x, mean, color=color, linestyle="--" if entry.get("dashed") else "-", linewidth=1.8,
+                marker="o" if len(x) <= 20 else None, markersize=3, label=_label(entry["label"]))
+        _note_gaps(ax, mean, "values")
+    for i, mark in enumerate(marks):
+        ax.axhline(_number(mark["y"]), color=_color(mark, i) if "color" in mark else TARGET, linestyle=":",
+                   linewidth=1.2, label=_label(mark["label"]))
+    if item.get("log_y"):
+        ax.set_yscale("log")
+        low, high = ax.get_ylim()
+        # 1, 2, 5 in each decade over a few decades; over many, one tick a decade at most 8 times
+        subs = (1.0, 2.0, 5.0) if high / low <= 1e3 else (1.0,)
+        ax.yaxis.set_major_locator(ticker.LogLocator(subs=subs, numticks=9))
+        ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+    if integer_x and 0 < len(xs) <= 16:  # epochs: a tick at each one measured
+        ax.set_xticks(sorted(xs))
+    elif integer_x:
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    ax.set_xlabel(_label(item["xlabel"]))
+    ax.set_ylabel(_label(item["ylabel"]))
+    ax.set_title(_title(item["title"]), fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.legend(fontsize=7, loc="lower center", ncol=2, frameon=False)
+    return fig
+
+
+@renderer("activation_histograms")
+def activation_histograms(item: dict, threshold=None) -> Figure:
+    """{"edges": [increasing positive numbers], "seed": int, "series": up to 6 of {"label",
+    "fractions": [per hidden layer, the fraction of its activations in each bin of edges],
+    "zeros": [per hidden layer, the fraction at zero or below]}}: one panel per hidden layer,
+    the distributions on a log scale, each series a step line."""
+    edges = _numbers(item["edges"])
+    if edges.size < 2 or np.any(edges <= 0) or np.any(np.diff(edges) <= 0):
+        raise ValueError("bad edges")
+    entries = item["series"][:6]
+    layers = len(entries[0]["fractions"])
+    if not 1 <= layers <= 6:
+        raise ValueError("one to six layers")
+    fig, axes = _figure(3.3 * layers + 0.4, 4.2, margins=(0.75, 0.15, 1.3, 0.6), ncols=layers, squeeze=False)
+    for col in range(layers):
+        ax = axes[0][col]
+        for i, entry in enumerate(entries):
+            fractions = _numbers(entry["fractions"][col], len(edges) - 1)
+            zero = _number(entry["zeros"][col])
+            ax.stairs(fractions, edges, color=_color(entry, i), linewidth=1.6,
+                      label=f"{_label(entry['label'])} (at 0: {100 * zero:.0f}%)")
+        ax.set_xscale("log")
+        ax.set_title(f"hidden layer {col + 1}", fontsize=10)
+        ax.set_xlabel("activation (after ReLU), log scale")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1, frameon=False)
+    axes[0][0].set_ylabel("fraction of activations")
+    fig.suptitle(f"Hidden activations at initialization, before training (seed {int(_number(item['seed']))})",
+                 fontsize=10)
     return fig
 
 

@@ -291,6 +291,14 @@ else:
     demo()
 '''
 
+# After the demo, the demo cell points at the lecture's experiments on the student's own code
+# (`autograder experiments`, docs/experiments.md): inside DEMO_GUARD's else branch.
+EXPERIMENTS_HINT = """\
+    print("The lecture's claims, reproduced with your own functions (a minute or two): in a terminal, in the "
+          "folder that holds your lab folders, run  autograder experiments {lab} --submission . --quick --out "
+          "experiments  and open experiments/report.html")
+"""
+
 
 def build_notebook(course: config.Course, lab_id: str) -> nbformat.NotebookNode:
     """The nbgrader notebook of one lab, from the course's solution, lab README and course.toml."""
@@ -345,8 +353,11 @@ def build_notebook(course: config.Course, lab_id: str) -> nbformat.NotebookNode:
 
     if lab_id in DEMOS:
         md("demo-title", "## Try it\n\nA short run with your functions (not graded; it does not run "
-                         "while your work is being graded).")
-        code = new_code_cell(DEMOS[lab_id] + "\n" + DEMO_GUARD,
+                         "while your work is being graded).\n\nThe lecture's experiments, with its claims and numbers "
+                         "checked on your own functions and plotted, run from a terminal in the folder that holds "
+                         f"your lab folders (a minute or two):\n\n    autograder experiments {lab_id} "
+                         "--submission . --quick --out experiments\n\nthen open `experiments/report.html`.")
+        code = new_code_cell(DEMOS[lab_id] + "\n" + DEMO_GUARD + EXPERIMENTS_HINT.format(lab=lab_id),
                              metadata={"autograder": {"role": "demo"}, "tags": ["demo"]})
         code.id = "demo"
         cells.append(code)
