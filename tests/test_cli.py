@@ -161,14 +161,16 @@ def test_killed_run_resumes_without_losing_or_doubling_rows(graded_class, tmp_pa
 
     tmp, reference_out, _ = graded_class
     out = tmp_path / "out"
+    # One lab at a time: after the first student's results.json the next one is a whole lab's
+    # grading away (a second or more), far beyond the 10 ms this test takes to notice and kill.
     cmd = [sys.executable, "-m", "autograder", "grade", str(tmp / "class"), "--out", str(out),
-           "--labs", "lab08_1_perceptron", "--no-progress"]
+           "--labs", "lab08_1_perceptron", "--workers", "1", "--no-progress"]
     mark = f"AUTOGRADER_TEST_MARK={os.getpid()}-{time.monotonic_ns()}"
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True, env=dict(os.environ, AUTOGRADER_TEST_MARK=mark.split("=")[1]))
     deadline = time.monotonic() + 300
     while not list(out.glob("*/results.json")) and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)  # the grader alone dies mid-class, with no chance to clean up
     proc.wait()
     finished_before = len(list(out.glob("*/results.json")))
