@@ -134,6 +134,7 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
                             f"{lab.id}/{lab.module}.py", wanted)
 
     outcomes: dict[str, CheckOutcome] = {}
+    started: dict[str, float] = {}  # check id -> the time its start event says
     meta: dict = {}
     sandbox: dict = {}
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
@@ -163,9 +164,12 @@ def run_lab(course: config.Course, lab_id: str, lab_dir: Path, *, device: str | 
                     meta = event
                 elif event["event"] == "sandbox":
                     sandbox = {k: v for k, v in event.items() if k not in ("event", "uid")}
+                elif event["event"] == "start":
+                    started[event["check"]] = event["time"]
                 elif event["event"] == "end":
                     outcomes[event["check"]] = CheckOutcome(
-                        event["check"], event["status"], event["message"], event.get("seed"), event.get("plots", []))
+                        event["check"], event["status"], event["message"], event.get("seed"), event.get("plots", []),
+                        event["time"] - started.get(event["check"], event["time"]))
             running = (_unfinished(events) or {}).get("check")
             remaining = [c for c in remaining if c not in outcomes]
             if not remaining:

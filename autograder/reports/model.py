@@ -20,6 +20,7 @@ class CheckOutcome:
     message: str = ""
     seed: int | None = None
     plots: list[dict] = field(default_factory=list)  # [{"kind": ..., ...plain data}] (reports/plots.py)
+    seconds: float = 0.0  # wall time from the check's start to its end (not kept in results.json)
 
 
 @dataclass
