@@ -11,11 +11,12 @@ import json
 import math
 import socket
 import struct
+import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-from safetensors.torch import load as _st_load
-from safetensors.torch import save as _st_save
+if TYPE_CHECKING:
+    import torch
 
 MAX_MESSAGE = 256 << 20  # a reply larger than this is refused: nothing a check needs is that big
 _HEADER = struct.Struct("!QI")  # total length, JSON length
@@ -35,7 +36,19 @@ class Opaque:
         return f"<{self.type}>"
 
 
+# torch and safetensors are imported on first use: a process that only exchanges plain data
+# (the class grader with its servers) starts its servers without loading torch (about 1 s).
+
+
+def _tensor_type():
+    """torch.Tensor, or None where torch is not loaded (then nothing can be a tensor)."""
+    torch = sys.modules.get("torch")
+    return getattr(torch, "Tensor", None)
+
+
 def _plain_tensor(t: torch.Tensor) -> torch.Tensor:
+    import torch
+
     # Copy the values out through the base class: a subclass's overrides take no part.
     with torch._C.DisableTorchFunction():
         base = torch.Tensor.as_subclass(t, torch.Tensor)
@@ -44,6 +57,7 @@ def _plain_tensor(t: torch.Tensor) -> torch.Tensor:
 
 def encode(obj) -> bytes:
     tensors: dict[str, torch.Tensor] = {}
+    tensor_type = _tensor_type()
 
     def walk(v, depth=0):
         if depth > 32:
@@ -54,10 +68,10 @@ def encode(obj) -> bytes:
             return v if abs(v) < 2**53 else {"$bigint": str(v)}
         if type(v) is float:
             return v if math.isfinite(v) else {"$float": repr(v)}
-        if isinstance(v, torch.Tensor):
+        if tensor_type is not None and isinstance(v, tensor_type):
             key = str(len(tensors))
             tensors[key] = _plain_tensor(v)
-            return {"$tensor": key, "$subclass": type(v).__name__ if type(v) is not torch.Tensor else None}
+            return {"$tensor": key, "$subclass": type(v).__name__ if type(v) is not tensor_type else None}
         if isinstance(v, tuple) and type(v) is tuple:
             return {"$tuple": [walk(x, depth + 1) for x in v]}
         if type(v) is list:
@@ -67,14 +81,22 @@ def encode(obj) -> bytes:
         return {"$opaque": type(v).__qualname__}
 
     body = json.dumps(walk(obj)).encode()
-    blob = _st_save(tensors) if tensors else b""
+    blob = b""
+    if tensors:
+        from safetensors.torch import save
+
+        blob = save(tensors)
     return _HEADER.pack(len(body) + len(blob), len(body)) + body + blob
 
 
 def decode(payload: bytes, json_len: int):
     try:
         structure = json.loads(payload[:json_len])
-        tensors = _st_load(payload[json_len:]) if len(payload) > json_len else {}
+        tensors = {}
+        if len(payload) > json_len:
+            from safetensors.torch import load
+
+            tensors = load(payload[json_len:])
     except Exception as e:  # noqa: BLE001 - any malformed message is the same failure
         raise WireError(f"malformed message ({type(e).__name__}: {e})") from None
 

@@ -128,6 +128,11 @@ class Lab:
     def max_points(self) -> float:
         return sum(c.points for c in self.checks)
 
+    @property
+    def trains_on_mnist(self) -> bool:
+        """Whether the lab has an MNIST check: an epoch on MNIST, its longest work."""
+        return any(c.id == "mnist_accuracy" for c in self.checks)
+
     def check(self, check_id: str) -> Check:
         for c in self.checks:
             if c.id == check_id:
@@ -177,7 +182,7 @@ class Course:
 
     def trains_on_mnist(self) -> bool:
         """Whether any lab has an MNIST check (the workers then get the MNIST inputs)."""
-        return any(c.id == "mnist_accuracy" for lab in self.labs.values() for c in lab.checks)
+        return any(lab.trains_on_mnist for lab in self.labs.values())
 
 
 _CHECK_KEYS = {"points", "public", "timeout_s"}

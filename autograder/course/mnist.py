@@ -13,8 +13,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
+# torch is imported where it is used: the class grader reads course facts from here and
+# starts its servers before it loads torch (about 1 s).
 
 # SHA-256 of the decompressed idx files (the bytes torchvision reads from raw/).
 SHA256 = {
@@ -110,6 +114,8 @@ def save_cache(tensors: dict[str, torch.Tensor], cache_dir: Path) -> Path:
     """Write the cache (`tensors`: the four of `prepare`) and the workers' file without the
     test labels into `cache_dir`, each atomically: a half-written cache never exists. Returns
     the cache file. A grading node gets its copy this way (integrations/ray)."""
+    import torch
+
     cache_dir.mkdir(parents=True, exist_ok=True)
     _save_inputs(tensors, cache_dir)
     with tempfile.NamedTemporaryFile(dir=cache_dir, delete=False) as f:
@@ -119,6 +125,8 @@ def save_cache(tensors: dict[str, torch.Tensor], cache_dir: Path) -> Path:
 
 
 def _save_inputs(tensors: dict[str, torch.Tensor], cache_dir: Path) -> Path:
+    import torch
+
     with tempfile.NamedTemporaryFile(dir=cache_dir, delete=False) as f:
         torch.save({k: tensors[k] for k in INPUT_KEYS}, f)
     os.replace(f.name, cache_dir / INPUTS_FILE)
@@ -130,6 +138,8 @@ def ensure(cache_dir: Path) -> Path:
     cache = cache_dir / CACHE_FILE
     if cache.is_file():
         if not (cache_dir / INPUTS_FILE).is_file():  # a cache from before the split
+            import torch
+
             _save_inputs(torch.load(cache, weights_only=True), cache_dir)
         return cache
     if os.environ.get("MNIST_DIR"):
@@ -142,6 +152,8 @@ def ensure(cache_dir: Path) -> Path:
 
 def load(cache_dir: Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
     """Cached tensors on `device`: images uint8 (N, 28, 28), labels int64 (N,)."""
+    import torch
+
     tensors = torch.load(ensure(cache_dir), weights_only=True)
     return {k: v.to(device) for k, v in tensors.items()}
 
@@ -166,6 +178,8 @@ def inputs_for(course) -> Path | None:
 def load_inputs(path: Path) -> dict[str, torch.Tensor]:
     """The workers' tensors, as stored (CPU, uint8 images): no computation, so that the
     zygote that loads them can still fork safely."""
+    import torch
+
     tensors = torch.load(path, weights_only=True)
     return {k: tensors[k] for k in INPUT_KEYS}
 
@@ -174,6 +188,8 @@ def load_inputs(path: Path) -> dict[str, torch.Tensor]:
 def load_test_labels(cache_dir: Path) -> torch.Tensor:
     """The test labels, for the grader alone. Cached: the judge server loads them once for
     all the sessions it forks."""
+    import torch
+
     return torch.load(ensure(cache_dir), weights_only=True)["test_labels"]
 
 
@@ -196,6 +212,8 @@ class Batches:
         return -(-len(self.labels) // self.batch_size)
 
     def __iter__(self):
+        import torch
+
         images, labels = self.images, self.labels
         if self.shuffle:  # one gather per pass rather than one per batch
             order = torch.randperm(len(labels), generator=self.generator).to(images.device)

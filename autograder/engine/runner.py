@@ -97,10 +97,15 @@ def _exit_text(code: int | None) -> str:
     return f"exit code {code}"
 
 
+def start_servers(course: config.Course) -> tuple[judge_server.JudgeServer, remote.Zygote]:
+    """The judge server and the zygote, started together (each imports torch) if they are
+    not running yet; returns at once, without waiting for them to be ready."""
+    return judge_server.shared_judge_server(course, wait=False), remote.shared_zygote(course, wait=False)
+
+
 def servers_for(course: config.Course) -> tuple[judge_server.JudgeServer, remote.Zygote]:
-    """The judge server and the zygote, started together (each imports torch) and ready."""
-    judges = judge_server.shared_judge_server(course, wait=False)
-    zygote = remote.shared_zygote(course, wait=False)
+    """The judge server and the zygote, started together and ready."""
+    judges, zygote = start_servers(course)
     judges.wait_ready()
     zygote.wait_ready()
     return judges, zygote

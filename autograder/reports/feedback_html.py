@@ -41,7 +41,7 @@ def _figures(course: config.Course, check: config.Check, outcome: dict) -> str:
             continue
         drawn = plots.png(item, plot_threshold(course, check))
         title = escape.html(plots.TITLES[kind])
-        body = pages.image(drawn, plots.TITLES[kind]) if drawn else f'<p class="muted">(This plot could not be drawn.)</p>'
+        body = pages.image(drawn, plots.TITLES[kind]) if drawn else '<p class="muted">(This plot could not be drawn.)</p>'
         figures.append(f"<figure>{body}<figcaption>{title}</figcaption></figure>")
         kinds += [kind] if kind not in kinds else []
     if not figures:

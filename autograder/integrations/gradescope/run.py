@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     bundle = json.loads((config.KIT_ROOT / BUNDLE_FILE).read_text())
     workers = cpu_limit() if bundle.get("workers", "auto") == "auto" else int(bundle["workers"])
     grade_submission(course, args.root.resolve(), bundle["labs"], workers=workers,
-                     device=grading.resolve_device(course.device))
+                     device=course.device)
     sys.stdout.flush()
     return 0
 

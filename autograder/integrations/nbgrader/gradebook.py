@@ -407,7 +407,7 @@ def grade_nbgrader(course: config.Course, course_dir: Path, out: Path, *, assign
     submitted = Path(coursedir.root) / coursedir.submitted_directory
     if not submitted.is_dir():
         raise FileNotFoundError(f"{submitted} is not a folder: run `nbgrader collect` first")
-    device = grading.resolve_device(device or course.device)
+    device = device or course.device  # resolved where grading starts its servers
     out.mkdir(parents=True, exist_ok=True)
 
     folders = sorted(p for p in submitted.iterdir() if p.is_dir() and not p.name.startswith("."))
