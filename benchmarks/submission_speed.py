@@ -10,11 +10,14 @@ Measured in this one invocation, on --device (cpu by default):
       (grading runs one lab per core);
   (c) `autograder grade CLASS --out OUT --workers auto` on a class of one complete reference
       submission (solutions/ copied): the wall seconds of the whole command, the start of
-      its judge server and zygote included; what an instructor waits for;
+      its judge server and zygote included; what an instructor waits for; and the CPU
+      seconds the whole machine spent meanwhile (/proc/stat), with the share of its cores busy;
   (d) per check: every lab graded again in this process (engine.runner.run_lab, one lab at a
       time, the judge server and the zygote already warm), the seconds from each check's
       start to its end (its worker's start and the import of the student's module included),
-      and the check's share of the sum, largest first.
+      and the check's share of the sum, largest first; before them, how long the judge
+      server and the zygote take to start, and after them the median check (a check that
+      does little costs about its confined worker's start).
 
 Read the output: ratio = (c) / (b), the goal is at most 2.0. (d) says where the rest goes.
 Every number comes from this invocation; compare ratios, not seconds from other runs.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -79,20 +83,38 @@ def grade_wall(course, device: str, keep: bool) -> float:
                             ignore=shutil.ignore_patterns("__pycache__", "README.md"))
         cmd = [str(_common.VENV_BIN / "autograder"), "grade", str(tmp / "class"), "--out", str(tmp / "out"),
                "--workers", "auto", "--device", device, "--no-progress"]
+        busy0 = busy_seconds()
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
         wall = time.perf_counter() - t0
+        cpu = busy_seconds() - busy0
         if proc.returncode != 0:
             sys.exit(f"grading failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         grades = (tmp / "out" / "grades.csv").read_text().splitlines()[1:]
         full = all(r.split(",")[2] == r.split(",")[3] for r in grades)
         print(f"(c) graded one complete submission: {len(grades)} labs, "
-              f"{'full marks' if full else 'NOT full marks: ' + '; '.join(grades)}")
+              f"{'full marks' if full else 'NOT full marks: ' + '; '.join(grades)}; "
+              f"{cpu:.1f} CPU-s on the whole machine meanwhile ({cpu / wall / cores():.0%} of its cores busy)")
         return wall
 
 
+def cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def busy_seconds() -> float:
+    """Seconds of CPU spent by the whole machine so far (Linux /proc/stat: every state but
+    idle and iowait), for (c): grading's processes and whatever else ran meanwhile."""
+    with open("/proc/stat") as f:
+        ticks = [int(v) for v in f.readline().split()[1:]]
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def per_check(course, device: str) -> list[tuple[str, float]]:
+    t0 = time.perf_counter()
     runner.servers_for(course)  # warm: (d) is the checks alone
+    print(f"(d) the judge server and the zygote start together in {time.perf_counter() - t0:.2f} s "
+          "(each imports torch; once per grading run)")
     rows = []
     for lab in course.labs:
         run = runner.run_lab(course, lab, _common.ROOT / "solutions" / lab, device=device)
@@ -110,14 +132,14 @@ def main() -> None:
     device = _common.resolve_device(args.device)
     course = _common.course()
     torch.set_num_threads(1)  # as every worker and judge session (config.TORCH_THREADS)
-    cores = len(os.sched_getaffinity(0))
+    n_cores = cores()
     print(_common.describe_machine(device))
     print(f"(a) float32 GEMM {args.size}^3 on one thread: {gemm_gflops(args.size, device):.1f} GFLOP/s")
     floors = floor_seconds(course, device)
-    floor = sum(floors.values()) / cores
+    floor = sum(floors.values()) / n_cores
     print("(b) one reference epoch + one test prediction per MNIST lab: "
           + ", ".join(f"{lab} {s:.2f} s" for lab, s in floors.items())
-          + f"; sum {sum(floors.values()):.2f} s / {cores} cores = floor {floor:.2f} s")
+          + f"; sum {sum(floors.values()):.2f} s / {n_cores} cores = floor {floor:.2f} s")
     wall = grade_wall(course, device, args.keep)
     print(f"(c) `autograder grade --workers auto`: {wall:.2f} s wall")
     rows = sorted(per_check(course, device), key=lambda r: -r[1])
@@ -128,6 +150,7 @@ def main() -> None:
     rest = rows[args.top:]
     print(f"    {'the other ' + str(len(rest)) + ' checks':<52} {sum(s for _, s in rest):6.2f} s  "
           f"{sum(s for _, s in rest) / total:6.1%}")
+    print(f"    the median check: {statistics.median(s for _, s in rows):.3f} s")
     ratio = wall / floor
     print(f"\nratio (c)/(b) = {wall:.2f} / {floor:.2f} = {ratio:.2f}; goal at most {GOAL}: "
           f"{'MET' if ratio <= GOAL else 'NOT MET'}")
