@@ -138,13 +138,13 @@ def grade_students(course: config.Course, jobs: dict[str, list[str]], prepare: P
     Labs run on `executor` (its `device`), which the caller closes; without one, on this
     machine's `workers` slots on `device` ("auto": CUDA when a GPU is visible). `hide` lists
     folders the workers must not see besides the kit's own (the class, the results)."""
+    if any(course.lab(lab).trains_on_mnist for labs in jobs.values() for lab in labs):
+        mnist.ensure(course.mnist_cache)  # fail once, up front, rather than in every student's MNIST check
     if executor is None:
         # The judge server and the zygote take seconds to import torch: they start first,
         # and this process's own work (finding the device, intake) overlaps with theirs.
         runner.start_servers(course)
         device = resolve_device(device)
-    if any(course.lab(lab).trains_on_mnist for labs in jobs.values() for lab in labs):
-        mnist.ensure(course.mnist_cache)  # fail once, up front, rather than in every student's MNIST check
     out.mkdir(parents=True, exist_ok=True)
     kit = kit_fingerprint(course)
     pool = executor or Workers(workers, device, gpu_count(device))
