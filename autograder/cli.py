@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--out", type=Path, required=True, help="where report.html, report.md and the data files go")
     x.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: course.toml)")
     x.add_argument("--workers", default="auto", type=_runs_at_once,
-                   help="training runs at once: a number, or 'auto' (default: one per CPU core)")
+                   help="training runs at once: a number, or 'auto' (default: one per CPU core, within a container's CPU quota)")
     x.add_argument("--seeds", type=int, default=None, help="how many seeds, from 777 (default: 3, or 2 with --quick)")
     x.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="where results.json, feedback.md, feedback.html, grades.csv and report.html go")
         g.add_argument("--labs", default=None, help="comma-separated lab ids (default: all)")
         g.add_argument("--workers", default=None, type=_workers,
-                       help="labs graded at once: a number, or 'auto' (default: one per CPU core); with "
+                       help="labs graded at once: a number, or 'auto' (default: one per CPU core, within a container's CPU quota); with "
                             "--executor ray, submissions kept ready (default: the labs the cluster holds)")
         g.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: course.toml)")
         g.add_argument("--executor", choices=("local", "ray"), default="local",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import platform
 import tempfile
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import torch
 
 from autograder.course import config, mnist
+from autograder.engine.executors import auto_workers
 from autograder.experiments import findings, lecture, plan, report
 from autograder.experiments.lecture import Budget
 from autograder.experiments.running import Runner, limits_for, resolve_device, take_in_submission
@@ -42,8 +42,9 @@ def selected(course: config.Course, lab: str) -> list[lecture.Experiment]:
 
 
 def cores() -> int:
-    """The CPU cores this process may use (--workers auto: one training run per core)."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    """The CPUs this process may use, a container's quota included (--workers auto: one
+    training run per CPU; engine.executors.auto_workers)."""
+    return auto_workers()
 
 
 def machine() -> str:

@@ -71,25 +71,6 @@ class Layout:
         return [self.root, self.results.parent, self.source, self.metadata, self.submission]
 
 
-def cpu_limit(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
-    """CPUs this container may use: the CPU affinity, capped by a cgroup CPU quota (Docker's
-    --cpus, which Gradescope's CPU setting is), rounded up. cgroup v2's cpu.max ("QUOTA
-    PERIOD" or "max PERIOD"), else v1's cpu/cpu.cfs_quota_us (-1: none) over cpu.cfs_period_us."""
-    cpus = auto_workers()
-    for quota_file, period_file in [(cgroup / "cpu.max", None),
-                                    (cgroup / "cpu" / "cpu.cfs_quota_us", cgroup / "cpu" / "cpu.cfs_period_us")]:
-        try:
-            fields = quota_file.read_text().split()
-            quota = fields[0]
-            period = fields[1] if period_file is None else period_file.read_text().strip()
-            if quota in ("max", "-1"):
-                return cpus
-            return max(1, min(cpus, -(-int(quota) // int(period))))
-        except (OSError, IndexError, ValueError):
-            continue
-    return cpus
-
-
 def protect(layout: Layout, course: config.Course) -> list[Path]:
     """Close to everyone but root what the workers must not read or write, for when the
     container refuses the namespaces that hide it (docs/security.md, "Fallback"): the
@@ -198,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     course = config.load_course()
     bundle = json.loads((config.KIT_ROOT / BUNDLE_FILE).read_text())
-    workers = cpu_limit() if bundle.get("workers", "auto") == "auto" else int(bundle["workers"])
+    workers = auto_workers() if bundle.get("workers", "auto") == "auto" else int(bundle["workers"])
     grade_submission(course, args.root.resolve(), bundle["labs"], workers=workers,
                      device=course.device)
     sys.stdout.flush()
