@@ -26,6 +26,29 @@ LAB_PACKAGES = {"checks": "autograder.checks", "probes": "autograder.probes"}
 # labs at once (--workers), which scales better than threads for these small networks and
 # keeps every result bit for bit the same whatever the number of workers.
 TORCH_THREADS = 1
+
+
+def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The CPUs this process may use, for `--workers auto` (one worker, or one training run,
+    per CPU): the affinity's, capped by a cgroup CPU quota (a container's `docker --cpus`,
+    Gradescope's CPU setting, a cluster job's limit), rounded up: cgroup v2's `cpu.max`
+    ("QUOTA PERIOD", or "max PERIOD" for none), else v1's `cpu/cpu.cfs_quota_us` (-1: none)
+    over `cpu/cpu.cfs_period_us`, as the kernel's CFS bandwidth control defines them."""
+    cpus = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()) or 1)
+    for quota_file, period_file in [(cgroup / "cpu.max", None),
+                                    (cgroup / "cpu" / "cpu.cfs_quota_us", cgroup / "cpu" / "cpu.cfs_period_us")]:
+        try:
+            fields = quota_file.read_text().split()
+            quota = fields[0]
+            period = fields[1] if period_file is None else period_file.read_text().strip()
+            if quota in ("max", "-1"):
+                return cpus
+            return max(1, min(cpus, -(-int(quota) // int(period))))
+        except (OSError, IndexError, ValueError):
+            continue
+    return cpus
+
+
 # What student code may import besides Python's standard library: installed wherever student
 # code runs (pinned in pyproject.toml's dependencies, which the student bundle shares), and
 # imported once in the zygote before it forks a worker where the import is slow

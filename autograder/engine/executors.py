@@ -6,7 +6,6 @@ once. `Workers` grades on this machine; a cluster (integrations/ray) implements 
 from __future__ import annotations
 
 import math
-import os
 import queue
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -44,26 +43,10 @@ def gpu_share(workers_per_gpu: float) -> float:
 
 
 def auto_workers(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
-    """One worker per CPU this process may use: a worker grades one lab at a time on one torch
-    thread (config.TORCH_THREADS); on a GPU each drives its own share of the device.
-
-    The CPUs are the affinity's, capped by a cgroup CPU quota (a container's `docker --cpus`,
-    Gradescope's CPU setting, a cluster job's limit), rounded up: cgroup v2's `cpu.max`
-    ("QUOTA PERIOD", or "max PERIOD" for none), else v1's `cpu/cpu.cfs_quota_us` (-1: none)
-    over `cpu/cpu.cfs_period_us`, as the kernel's CFS bandwidth control defines them."""
-    cpus = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()) or 1)
-    for quota_file, period_file in [(cgroup / "cpu.max", None),
-                                    (cgroup / "cpu" / "cpu.cfs_quota_us", cgroup / "cpu" / "cpu.cfs_period_us")]:
-        try:
-            fields = quota_file.read_text().split()
-            quota = fields[0]
-            period = fields[1] if period_file is None else period_file.read_text().strip()
-            if quota in ("max", "-1"):
-                return cpus
-            return max(1, min(cpus, -(-int(quota) // int(period))))
-        except (OSError, IndexError, ValueError):
-            continue
-    return cpus
+    """One worker per CPU this process may use (config.usable_cpus: the affinity, capped by a
+    container's CPU quota): a worker grades one lab at a time on one torch thread
+    (config.TORCH_THREADS); on a GPU each drives its own share of the device."""
+    return config.usable_cpus(cgroup)
 
 
 def gpu_count(device: str) -> int:

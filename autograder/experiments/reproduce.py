@@ -18,7 +18,6 @@ from pathlib import Path
 import torch
 
 from autograder.course import config, mnist
-from autograder.engine.executors import auto_workers
 from autograder.experiments import findings, lecture, plan, report
 from autograder.experiments.lecture import Budget
 from autograder.experiments.running import Runner, limits_for, resolve_device, take_in_submission
@@ -43,8 +42,8 @@ def selected(course: config.Course, lab: str) -> list[lecture.Experiment]:
 
 def cores() -> int:
     """The CPUs this process may use, a container's quota included (--workers auto: one
-    training run per CPU; engine.executors.auto_workers)."""
-    return auto_workers()
+    training run per CPU)."""
+    return config.usable_cpus()
 
 
 def machine() -> str:
