@@ -52,6 +52,27 @@ def test_canonical_layout(course, tmp_path):
     assert (got.folder / MODULE).read_text() == REFERENCE
 
 
+def test_a_python_environment_and_the_kit_beside_the_labs_are_not_read(course, tmp_path):
+    # The student bundle's README creates .venv beside the lab folders and runs the
+    # self-check there, where the kit's own package lies too (checks/ and probes/ hold files
+    # named like the labs).
+    student = tmp_path / "s"
+    write(student / LAB / MODULE, REFERENCE)
+    write(student / ".venv" / "pyvenv.cfg", "home = /usr/bin\n")
+    deep = student / ".venv" / "lib" / "python3.11" / "site-packages" / "a" / "b" / "c" / "d" / "e" / "f" / "g"
+    write(deep / MODULE, "raise SystemExit('read from the environment')\n")
+    write(student / "env" / "conda-meta" / "history", "")
+    write(student / "env" / MODULE, "x = 1\n")
+    taken = intake.collect(student, course, tmp_path / "clean", [LAB])
+    got = taken.labs[LAB]
+    assert got.status == "ok" and (got.folder / MODULE).read_text() == REFERENCE
+    notes = taken.notes + got.notes
+    assert any(n.startswith(".venv/: a Python environment") for n in notes), notes
+    assert any(n.startswith("env/: a Python environment") for n in notes), notes
+    assert not any("nested deeper" in n or "symbolic link" in n for n in notes), notes
+    assert intake._is_kit(config.PACKAGE_DIR) and not intake._is_kit(student / LAB)
+
+
 @pytest.mark.parametrize("encoding,note", [
     ("utf-8-sig", None), ("crlf", None), ("cp1252", "not UTF-8"), ("tabs", None)])
 def test_encodings_and_line_ends(course, tmp_path, encoding, note):

@@ -147,6 +147,24 @@ def _read(rel: PurePosixPath, data: bytes, size: int) -> _File:
     return _File(rel, json.dumps(nb).encode(), size)
 
 
+# A folder that holds these is a Python environment (venv, virtualenv, conda): packages the
+# student installed, such as the .venv the student bundle's README creates beside the labs.
+ENVIRONMENT_MARKERS = ("pyvenv.cfg", "conda-meta")
+
+
+def _is_environment(folder: Path) -> bool:
+    """Whether `folder` holds installed packages rather than the student's work."""
+    return folder.name == "site-packages" or any((folder / m).exists() for m in ENVIRONMENT_MARKERS)
+
+
+def _is_kit(folder: Path) -> bool:
+    """Whether `folder` is the kit's own package (beside the labs in the student bundle)."""
+    try:
+        return folder.resolve() == config.PACKAGE_DIR.resolve()
+    except OSError:
+        return False
+
+
 def _walk(root: Path, notes: list[str], inside: str = "") -> list[_File]:
     """The .py and .ipynb files under `root`, links never followed, archives unpacked in
     place; their paths start with `inside` when given (the folder's own name)."""
@@ -170,7 +188,10 @@ def _walk(root: Path, notes: list[str], inside: str = "") -> list[_File]:
             if stat.S_ISLNK(info.st_mode):
                 notes.append(f"{rel / name}: a symbolic link was ignored (submit the file itself)")
             elif stat.S_ISDIR(info.st_mode):
-                if name in ("__pycache__", ".ipynb_checkpoints", "__MACOSX", ".git"):
+                if name in ("__pycache__", ".ipynb_checkpoints", "__MACOSX", ".git") or _is_kit(entry):
+                    continue
+                if _is_environment(entry):
+                    notes.append(f"{rel / name}/: a Python environment (installed packages), not read")
                     continue
                 visit(entry, rel / name, depth + 1)
             elif not stat.S_ISREG(info.st_mode):
