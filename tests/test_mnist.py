@@ -80,3 +80,16 @@ def test_mnist_check_trains_the_whole_budget_before_failing():
     assert student.calls == 2
     student = _Epochs(labels, [0.90, 0.951])
     assert_mnist_accuracy("the model", student, labels, _params(stop=True))  # reached at the last epoch
+
+
+def test_a_failed_download_says_how_to_use_the_idx_files(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    class Offline:
+        def __init__(self, *args, download=False, **kwargs):
+            raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried http://...: Name or service not known")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", Offline)
+    with pytest.raises(mnist.MnistError, match=r"could not be downloaded \(Error downloading train-images-idx3-ubyte.gz:\)"
+                       r".*autograder data --from DIR.*MNIST_DIR"):
+        mnist.prepare(tmp_path / "cache", download=True)

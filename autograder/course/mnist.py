@@ -95,8 +95,14 @@ def prepare(cache_dir: Path, source: Path | None = None, download: bool = False)
         if source is not None:
             _import_raw(Path(source), raw_dir)
         elif download:
-            MNIST(root, train=True, download=True)
-            MNIST(root, train=False, download=True)
+            try:
+                MNIST(root, train=True, download=True)
+                MNIST(root, train=False, download=True)
+            except (OSError, RuntimeError) as e:  # torchvision's "Error downloading ...", no network
+                raise MnistError(
+                    f"MNIST could not be downloaded ({str(e).splitlines()[0][:200]}). Without a network, "
+                    "get the four idx files (train-images-idx3-ubyte.gz and the other three, plain or "
+                    "gzipped) and run `autograder data --from DIR`, or set MNIST_DIR=DIR") from None
         else:
             raise MnistError("no MNIST source: pass --from DIR, set MNIST_DIR, or allow a download")
         _verify(raw_dir)
