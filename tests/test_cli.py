@@ -93,6 +93,16 @@ def test_rerun_skips_unchanged_and_regrades_changed(graded_class):
     assert len(grades) == 6, "no row lost or doubled"
 
 
+def test_one_students_folder_passed_as_the_class_is_refused(tmp_path):
+    student = tmp_path / "alice"
+    shutil.copytree(ROOT / "solutions" / "lab08_1_perceptron", student / "lab08_1_perceptron")
+    result = autograder("grade", str(student), "--out", str(tmp_path / "out"), "--no-progress")
+    assert result.returncode == 2
+    text = " ".join(result.stderr.split())
+    assert "holds folders named like labs (lab08_1_perceptron)" in text and "one folder per student" in text
+    assert not (tmp_path / "out" / "grades.csv").exists()
+
+
 def test_self_check_on_reference_and_stub():
     ok = autograder("check", "lab08_1_perceptron", str(ROOT / "solutions"))
     assert ok.returncode == 0, ok.stdout + ok.stderr

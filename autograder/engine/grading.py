@@ -251,6 +251,13 @@ def grade_class(course: config.Course, submissions: Path, out: Path, *, labs: li
     for lab in labs:
         course.lab(lab)  # unknown lab ids fail before any work
     students = {s.name: s for s in find_students(submissions)}
+    like_labs = sorted(name for name in students if name in course.labs)
+    if like_labs:  # one student's folder passed as the class: its labs would be graded as students
+        raise ValueError(
+            f"{submissions} holds folders named like labs ({', '.join(like_labs[:3])}): it looks like one "
+            "student's work, not a class. Pass the class folder, which holds one folder per student "
+            "(each with that student's lab folders, notebooks or zip files); to check one student, "
+            "put their folder alone inside a class folder")
 
     times = submitted_at or {}
 
