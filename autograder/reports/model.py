@@ -110,3 +110,8 @@ def lab_grade(course: config.Course, lab_id: str, record: dict) -> LabGrade:
     time and course.toml's current [late] table."""
     raw, most = lab_score(course.lab(lab_id), record)
     return LabGrade(raw, most, late.assess(course.late, lab_id, late.Submitted.from_record(record.get("submitted"))))
+
+
+def hidden_checks_text(hidden: int) -> str:
+    """'1 hidden check', '3 hidden checks': the count the students' texts give."""
+    return f"{hidden} hidden check{'' if hidden == 1 else 's'}"
