@@ -84,7 +84,9 @@ def expect_value_error(call: str, result: dict, why: str = "") -> None:
             return
         raise AssertionError(
             f"{call}: expected ValueError{reason}, found {result['raised']}: {result.get('message', '')}")
-    raise AssertionError(f"{call}: expected ValueError{reason}, none was raised (it returned {result.get('returned')})")
+    returned = result.get("returned")
+    what = "None" if returned in (None, "None", "NoneType") else f"a {returned}"
+    raise AssertionError(f"{call}: expected ValueError{reason}, but the call returned {what} and raised nothing")
 
 
 def judged(student, names) -> list[str]:
