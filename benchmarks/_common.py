@@ -120,8 +120,7 @@ def scratch(prefix: str, keep: bool):
 
 
 def resolve_device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+    name = config.resolve_device(name)
     if name.startswith("cuda") and not torch.cuda.is_available():
         sys.exit(f"--device {name}: CUDA is not available here (torch {torch.__version__})")
     return name

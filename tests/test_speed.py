@@ -104,14 +104,14 @@ def test_tensors_still_cross_the_wire_as_plain_tensors():
 def test_auto_is_the_cpu_without_loading_torch_where_no_gpu_device_exists():
     script = textwrap.dedent("""
         import sys
-        from autograder.engine import grading
-        grading.GPU_DEVICE_FILES = ("/nonexistent/nvidiactl",)
-        assert grading.resolve_device("auto") == "cpu"
+        from autograder.course import config
+        config.GPU_DEVICE_FILES = ("/nonexistent/nvidiactl",)
+        assert config.resolve_device("auto") == "cpu"
         assert "torch" not in sys.modules
-        grading.GPU_DEVICE_FILES = (sys.executable,)  # a device file that exists: torch decides
+        config.GPU_DEVICE_FILES = (sys.executable,)  # a device file that exists: torch decides
         import torch
-        assert grading.resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
-        assert grading.resolve_device("cuda:1") == "cuda:1"
+        assert config.resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+        assert config.resolve_device("cuda:1") == "cuda:1"
         print("ok")
         """)
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)

@@ -11,6 +11,7 @@ import ast
 import dataclasses
 import datetime as dt
 import os
+import sys
 import tomllib
 import zoneinfo
 from dataclasses import dataclass, field
@@ -47,6 +48,24 @@ def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
         except (OSError, IndexError, ValueError):
             continue
     return cpus
+
+
+# A GPU's device files: without any of them CUDA cannot be available (NVIDIA's driver, WSL 2's
+# paravirtualised GPU, ROCm's).
+GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg", "/dev/kfd")
+
+
+def resolve_device(name: str) -> str:
+    """The device `name` means: "auto" becomes "cuda" when a GPU is visible, else "cpu";
+    other names stay. On Linux without a GPU's device files the answer is "cpu" without
+    loading torch (about 1 s of CPU; the class grader asks while its servers start)."""
+    if name != "auto":
+        return name
+    if sys.platform.startswith("linux") and not any(os.path.exists(p) for p in GPU_DEVICE_FILES):
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 # What student code may import besides Python's standard library: installed wherever student

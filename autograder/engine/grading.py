@@ -17,8 +17,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-import os
-import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -112,24 +110,6 @@ def lab_fingerprint(kit: str, device: str, lab_dir: Path | None, intake_text: st
     return h.hexdigest()
 
 
-# A GPU's device files: without any of them CUDA cannot be available (NVIDIA's driver, WSL 2's
-# paravirtualised GPU, ROCm's).
-GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg", "/dev/kfd")
-
-
-def resolve_device(name: str) -> str:
-    """"auto" becomes "cuda" when a GPU is visible, else "cpu"; other names stay. On Linux
-    without a GPU's device files the answer is "cpu" without loading torch (about 1 s of
-    CPU, in the seconds when the grading servers start beside this process)."""
-    if name != "auto":
-        return name
-    if sys.platform.startswith("linux") and not any(os.path.exists(p) for p in GPU_DEVICE_FILES):
-        return "cpu"
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def grade_students(course: config.Course, jobs: dict[str, list[str]], prepare: Prepare, out: Path, *,
                    executor: Executor | None = None, workers: int = 1, device: str = "cpu", progress: bool = True,
                    hide: list[Path] = (), on_lab: OnLab | None = None,
@@ -144,7 +124,7 @@ def grade_students(course: config.Course, jobs: dict[str, list[str]], prepare: P
         # The judge server and the zygote take seconds to import torch: they start first,
         # and this process's own work (finding the device, intake) overlaps with theirs.
         runner.start_servers(course)
-        device = resolve_device(device)
+        device = config.resolve_device(device)
     out.mkdir(parents=True, exist_ok=True)
     kit = kit_fingerprint(course)
     pool = executor or Workers(workers, device, gpu_count(device))

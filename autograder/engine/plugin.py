@@ -48,9 +48,7 @@ def _emit(event: dict) -> None:
 def _resolve_device(name: str | None, course: kitconfig.Course) -> str:
     import torch
 
-    name = name or course.device
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+    name = kitconfig.resolve_device(name or course.device)
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise pytest.UsageError(f"device {name!r} was asked for but CUDA is not available here")
     return name

@@ -20,7 +20,7 @@ import torch
 from autograder.course import config, mnist
 from autograder.experiments import findings, lecture, plan, report
 from autograder.experiments.lecture import Budget
-from autograder.experiments.running import Runner, limits_for, resolve_device, take_in_submission
+from autograder.experiments.running import Runner, limits_for, take_in_submission
 
 
 def budget_for(quick: bool, seeds: int | None = None) -> Budget:
@@ -65,7 +65,7 @@ def reproduce(course: config.Course, lab: str, out: Path, submission: Path | Non
     if any(e.id != "xor" for e in exps):
         mnist.inputs_file(course.mnist_cache)  # MnistError with the remedy, before any work
     labs = [l for l in course.labs if any(l in e.labs + e.uses for e in exps)]
-    device = resolve_device(device, course)
+    device = config.resolve_device(device or course.device)
     workers = workers or cores()
     started, t0 = dt.datetime.now(dt.timezone.utc), time.monotonic()
     arms = [a for e in exps for a in plan.arms(e, budget, course)]

@@ -80,16 +80,6 @@ class ArmResult:
     seconds: float = 0.0
 
 
-def resolve_device(name: str | None, course: config.Course) -> str:
-    """--device, else course.toml's: "auto" is CUDA when this machine has it, else the CPU."""
-    import torch
-
-    name = name or course.device
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
-
-
 def describe_failure(exc: Exception, lab: config.Lab, timeout_s: float) -> str:
     """Why a run stopped, in the student's terms (their exception as data: escaped where shown)."""
     if isinstance(exc, remote.StudentError):

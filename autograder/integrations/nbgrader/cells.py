@@ -47,12 +47,7 @@ def _notebook_for(lab_id: str) -> Path:
 
 
 def _device(course: config.Course) -> str:
-    name = os.environ.get("AUTOGRADER_DEVICE") or course.device
-    if name == "auto":
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
+    return config.resolve_device(os.environ.get("AUTOGRADER_DEVICE") or course.device)
 
 
 def grade_notebook(lab_id: str, path: Path | None = None):
