@@ -101,13 +101,11 @@ def content_hash(lab: str, lab_dir: Path) -> str:
     return h.hexdigest()
 
 
-def lab_fingerprint(kit: str, device: str, lab_dir: Path | None, intake_text: str = "") -> str:
+def lab_fingerprint(kit: str, device: str, content: str, intake_text: str = "") -> str:
     """Changes whenever what would be graded changes: the kit, the device, the lab's clean
-    folder after intake, or what intake had to say about it."""
-    h = hashlib.sha256(f"{kit}\0{device}\0{intake_text}\0".encode())
-    if lab_dir is not None:
-        _hash_tree(h, lab_dir)
-    return h.hexdigest()
+    folder after intake (`content`: its content_hash, "" when intake found none), or what
+    intake had to say about it."""
+    return hashlib.sha256(f"{kit}\0{device}\0{intake_text}\0{content}".encode()).hexdigest()
 
 
 def grade_students(course: config.Course, jobs: dict[str, list[str]], prepare: Prepare, out: Path, *,
@@ -159,14 +157,14 @@ def grade_students(course: config.Course, jobs: dict[str, list[str]], prepare: P
                 # The submission time decides no grade (it is not in the fingerprint); a new one
                 # replaces the stored one, which is kept when none is given.
                 when = got.submitted.record() if got.submitted else old.get(lab, {}).get("submitted")
-                fp = lab_fingerprint(kit, device, got.folder, f"{got.status}\0{got.message}\0{got.notes}")
+                content = content_hash(lab, got.folder) if got.folder is not None else ""
+                fp = lab_fingerprint(kit, device, content, f"{got.status}\0{got.message}\0{got.notes}")
                 if old.get(lab, {}).get("fingerprint") == fp:
                     finished(student, lab, records, _stamped(old[lab], when), reused=True)
                 elif got.folder is None:
                     run = runner.not_gradable(course, lab, got.status, got.message)
                     finished(student, lab, records, _stamped(lab_record(run, fp, got.notes), when))
                 else:
-                    content = content_hash(lab, got.folder)
                     future, shared = grade_once(lab, got.folder, content)
                     running[future] = (lab, fp, got.notes, when, content, shared)
             for future in as_completed(running):  # each lab's grade is written as soon as it is known

@@ -40,14 +40,8 @@ def selected(course: config.Course, lab: str) -> list[lecture.Experiment]:
     return [e for e in lecture.for_labs(labs) if all(l in course.labs for l in e.labs + e.uses)]
 
 
-def cores() -> int:
-    """The CPUs this process may use, a container's quota included (--workers auto: one
-    training run per CPU)."""
-    return config.usable_cpus()
-
-
 def machine() -> str:
-    return f"{platform.node() or 'this machine'}, {cores()} CPU cores ({platform.machine()})"
+    return f"{platform.node() or 'this machine'}, {config.usable_cpus()} CPU cores ({platform.machine()})"
 
 
 def reproduce(course: config.Course, lab: str, out: Path, submission: Path | None = None, quick: bool = False,
@@ -66,7 +60,7 @@ def reproduce(course: config.Course, lab: str, out: Path, submission: Path | Non
         mnist.inputs_file(course.mnist_cache)  # MnistError with the remedy, before any work
     labs = [l for l in course.labs if any(l in e.labs + e.uses for e in exps)]
     device = config.resolve_device(device or course.device)
-    workers = workers or cores()
+    workers = workers or config.usable_cpus()
     started, t0 = dt.datetime.now(dt.timezone.utc), time.monotonic()
     arms = [a for e in exps for a in plan.arms(e, budget, course)]
     with tempfile.TemporaryDirectory(prefix="experiments-") as tmp:

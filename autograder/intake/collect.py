@@ -160,7 +160,7 @@ def _is_environment(folder: Path) -> bool:
 def _is_kit(folder: Path) -> bool:
     """Whether `folder` is the kit's own package (beside the labs in the student bundle)."""
     try:
-        return folder.resolve() == config.PACKAGE_DIR.resolve()
+        return folder.resolve() == config.PACKAGE_DIR  # resolved already
     except OSError:
         return False
 
