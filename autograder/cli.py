@@ -12,6 +12,7 @@ from pathlib import Path
 
 from autograder.course import config
 from autograder.reports import escape
+from autograder.reports.model import counted
 
 
 def say(text: str, file=None, end: str = "\n") -> None:
@@ -231,7 +232,7 @@ def _grade(args, course: config.Course, executor) -> int:
         assignments = args.assignment.split(",") if args.assignment else (args.labs.split(",") if args.labs else None)
         summary = grade_nbgrader(course, args.submissions, args.out, assignments=assignments, workers=workers,
                                  device=args.device, progress=not args.no_progress, executor=executor)
-        say(f"{summary.students} students: {summary.graded} labs graded, {summary.reused} unchanged "
+        say(f"{counted(summary.students, 'student')}: {summary.graded} labs graded, {summary.reused} unchanged "
             f"and kept; scores written to {summary.gradebook}")
         if summary.skipped:
             say(f"skipped (not in the gradebook, or not a lab of the course): {', '.join(summary.skipped)}")
@@ -250,7 +251,7 @@ def _grade(args, course: config.Course, executor) -> int:
     summary = grade_class(course, args.submissions, args.out, labs=labs, workers=workers, device=args.device,
                           progress=not args.no_progress, submitted_at=times, executor=executor)
     shared = f" ({summary.shared} identical to another student's and graded once)" if summary.shared else ""
-    say(f"{summary.students} students: {summary.graded} labs graded{shared}, {summary.reused} unchanged and kept")
+    say(f"{counted(summary.students, 'student')}: {summary.graded} labs graded{shared}, {summary.reused} unchanged and kept")
     _print_grades(course, args.out, summary.grades_csv)
     return 0
 

@@ -23,7 +23,7 @@ from autograder.intake import collect
 from autograder.reports import feedback_html
 from autograder.reports.escape import terminal
 from autograder.reports.files import write_atomic
-from autograder.reports.model import hidden_checks_text, lab_record
+from autograder.reports.model import counted, lab_record
 
 
 def take_in(course: config.Course, lab: config.Lab, path: Path, dest: Path) -> collect.LabIntake:
@@ -93,7 +93,7 @@ def self_check(course: config.Course, lab_id: str, path: Path, device: str | Non
     console.print(table)
     hidden = lab.hidden_count
     console.print(f"Public checks: {got:g} of {most:g} points on {run.device or 'cpu'}. "
-                  f"{hidden_checks_text(hidden)} {'is' if hidden == 1 else 'are'} graded after you submit.")
+                  f"{counted(hidden, 'hidden check')} {'is' if hidden == 1 else 'are'} graded after you submit.")
     if got < most:
         console.print("Hint: read each message above; `raise NotImplementedError` means the function is not written yet.")
     if html is not None:

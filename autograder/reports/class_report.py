@@ -23,7 +23,7 @@ from autograder.reports import escape, pages, plots
 from autograder.reports.feedback_html import FILE as FEEDBACK_FILE
 from autograder.reports.files import read_class, write_atomic
 from autograder.reports.grades_csv import FILE as GRADES_FILE
-from autograder.reports.model import lab_grade, lab_records, outcomes
+from autograder.reports.model import counted, lab_grade, lab_records, outcomes
 from autograder.reports.results_json import FILE as RESULTS_FILE
 from autograder.reports.summary import lab_summaries, statuses_shown
 
@@ -158,7 +158,7 @@ def _slowest(results: dict[str, dict]) -> str:
 def _lab_section(course: config.Course, summary, results: dict[str, dict]) -> str:
     lab = summary.lab
     parts = [f'<section class="lab" id="{lab.id}" data-lab="{lab.id}"><h2>{escape.html(lab.title)}</h2>',
-             f"<p>{len(summary.scores)} students: mean <b>{summary.mean:.2f}</b>, median <b>{summary.median:g}</b> "
+             f"<p>{counted(len(summary.scores), 'student')}: mean <b>{summary.mean:.2f}</b>, median <b>{summary.median:g}</b> "
              f"of {lab.max_points:g} points; {summary.full_marks} with full marks.</p>",
              '<div class="plots"><figure>'
              + pages.image(plots.score_histogram(list(summary.scores.values()), lab.max_points),
@@ -212,7 +212,7 @@ def class_page(course: config.Course, results: dict[str, dict]) -> str:
     """The whole report from `results` ({student: results.json}, files.read_class)."""
     summaries = lab_summaries(course, results)
     body = [f"<header><h1>Class report</h1><p class=\"muted\">{escape.html(course.name)}</p>",
-            f"<p>{len(results)} students. Rebuilt from the results in this folder on every run; the grades are "
+            f"<p>{counted(len(results), 'student')}. Rebuilt from the results in this folder on every run; the grades are "
             f'also in <a href="{GRADES_FILE}">{GRADES_FILE}</a>, each student\'s page is their {FEEDBACK_FILE}.</p>'
             "</header>",
             "<h2>Grades per lab</h2>", _summary_table(summaries),

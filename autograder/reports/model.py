@@ -112,6 +112,6 @@ def lab_grade(course: config.Course, lab_id: str, record: dict) -> LabGrade:
     return LabGrade(raw, most, late.assess(course.late, lab_id, late.Submitted.from_record(record.get("submitted"))))
 
 
-def hidden_checks_text(hidden: int) -> str:
-    """'1 hidden check', '3 hidden checks': the count the students' texts give."""
-    return f"{hidden} hidden check{'' if hidden == 1 else 's'}"
+def counted(n: int, noun: str) -> str:
+    """'1 hidden check', '3 hidden checks', '1 student': a count with its noun (plural in -s)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

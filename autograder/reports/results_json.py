@@ -20,7 +20,7 @@ from pathlib import Path
 from autograder.course import config
 from autograder.reports import escape
 from autograder.reports.files import write_atomic
-from autograder.reports.model import hidden_checks_text, lab_grade, outcomes
+from autograder.reports.model import counted, lab_grade, outcomes
 
 FILE = "results.json"
 # A JSON array of numbers as json.dumps(indent=2) writes it, one number a line; no JSON string
@@ -93,7 +93,7 @@ def public_summary(course: config.Course, records: dict[str, dict]) -> str:
         if record.get("status") == "missing":
             line += " (not submitted)"
         if hidden:
-            line += f"; {hidden_checks_text(len(hidden))} ({sum(c.points for c in hidden):g} points) show when grades are published"
+            line += f"; {counted(len(hidden), 'hidden check')} ({sum(c.points for c in hidden):g} points) show when grades are published"
         lines.append(line)
     return "\n".join(lines)
 

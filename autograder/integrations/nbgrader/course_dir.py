@@ -31,7 +31,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from autograder.authoring.stubs import BEGIN, END, HINT
 from autograder.course import config
 from autograder.engine import runner
-from autograder.reports.model import hidden_checks_text
+from autograder.reports.model import counted
 
 BLOCK_START = "# --- autograder: generated block (rewritten by `autograder nbgrader`; edit below it) ---"
 BLOCK_END = "# --- autograder: end of the generated block ---"
@@ -328,7 +328,7 @@ def build_notebook(course: config.Course, lab_id: str) -> nbformat.NotebookNode:
         "(the first one you run grades the whole lab; the others reuse that result). The checks "
         "read the notebook *as saved*: save it (Ctrl+S) after a change, then run the checks again. "
         f"There are {len(lab.checks) - len(hidden)} checks here"
-        + (f", plus {hidden_checks_text(len(hidden))} worth {sum(c.points for c in hidden):g} points that "
+        + (f", plus {counted(len(hidden), 'hidden check')} worth {sum(c.points for c in hidden):g} points that "
            "run when your work is graded" if hidden else "")
         + f"; {lab.max_points:g} points in all."
     )
